@@ -1,0 +1,230 @@
+# Copyright: (c) 2026, runbook.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning logic of pg_vacuum: which tables need work, why, and in what order.
+
+Nothing here talks to a server, so unit tests import it directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+
+OPERATIONS = ('vacuum', 'analyze', 'vacuum_analyze', 'vacuum_freeze', 'vacuum_full', 'reindex')
+STATUSES = ('done', 'skipped_locked', 'deferred', 'failed', 'planned')
+
+# Catalog query: one row per ordinary table or materialized view outside the system schemas.
+# Identifiers come back as data; they are quoted later with psycopg.sql.Identifier.
+STATS_QUERY = """
+SELECT n.nspname AS schema,
+       c.relname AS name,
+       c.relkind AS kind,
+       COALESCE(s.n_live_tup, 0) AS live_tuples,
+       COALESCE(s.n_dead_tup, 0) AS dead_tuples,
+       COALESCE(s.n_mod_since_analyze, 0) AS mod_since_analyze,
+       (COALESCE(s.last_analyze, s.last_autoanalyze) IS NOT NULL) AS analyzed,
+       age(c.relfrozenxid) AS xid_age,
+       pg_table_size(c.oid) AS table_bytes,
+       pg_indexes_size(c.oid) AS index_bytes,
+       c.relpages::bigint AS pages,
+       current_setting('block_size')::int AS block_size,
+       COALESCE((SELECT sum(st.avg_width) FROM pg_stats st
+                  WHERE st.schemaname = n.nspname AND st.tablename = c.relname), 0)::int AS row_width,
+       COALESCE((SELECT option_value::int FROM pg_options_to_table(c.reloptions)
+                  WHERE option_name = 'fillfactor'), 100) AS fillfactor
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+ WHERE c.relkind IN ('r', 'm')
+   AND c.relpersistence <> 't'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\\_toast%'
+   AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+"""
+
+# Bytes of tuple header plus line pointer per heap row, and of page header.
+_ROW_OVERHEAD = 24 + 4
+_PAGE_HEADER = 24
+
+
+@dataclass
+class TableStats:
+    schema: str
+    name: str
+    kind: str = 'r'
+    live_tuples: int = 0
+    dead_tuples: int = 0
+    mod_since_analyze: int = 0
+    analyzed: bool = True
+    xid_age: int = 0
+    table_bytes: int = 0
+    index_bytes: int = 0
+    pages: int = 0
+    block_size: int = 8192
+    row_width: int = 0
+    fillfactor: int = 100
+
+    @property
+    def qualified_name(self) -> str:
+        return f'{self.schema}.{self.name}'
+
+    @property
+    def dead_ratio(self) -> float:
+        total = self.live_tuples + self.dead_tuples
+        return self.dead_tuples / total if total else 0.0
+
+
+@dataclass
+class Thresholds:
+    min_dead_tuples: int = 1000
+    min_dead_ratio: float = 0.05
+    min_mod_since_analyze: int = 1000
+    min_xid_age: int = 100_000_000
+    min_bloat_ratio: float = 0.3
+    min_bloat_bytes: int = 10 * 1024 * 1024
+    max_table_bytes: int | None = None
+    force: bool = False
+
+
+@dataclass
+class PlanItem:
+    stats: TableStats
+    operation: str
+    reason: str
+    benefit: float
+    status: str = 'planned'
+    extra: dict = field(default_factory=dict)
+
+
+def estimate_table_bloat(stats: TableStats) -> tuple[int, float]:
+    """Estimated reclaimable heap bytes and ratio, from live rows and their average width.
+
+    Same idea as the well-known check_postgres/ioguix estimate: the pages the live rows
+    need at the table's fillfactor, versus the pages the table has. Without statistics
+    (never analyzed) the dead-tuple ratio stands in.
+    """
+    if stats.table_bytes <= 0:
+        return 0, 0.0
+    if stats.row_width <= 0:
+        ratio = stats.dead_ratio
+        return int(stats.table_bytes * ratio), ratio
+    usable = (stats.block_size - _PAGE_HEADER) * stats.fillfactor / 100.0
+    rows_per_page = max(1, math.floor(usable / (stats.row_width + _ROW_OVERHEAD)))
+    needed_pages = math.ceil(stats.live_tuples / rows_per_page) if stats.live_tuples else 0
+    actual_pages = max(stats.pages, math.ceil(stats.table_bytes / stats.block_size))
+    bloat_pages = max(0, actual_pages - needed_pages)
+    bloat_bytes = bloat_pages * stats.block_size
+    return bloat_bytes, (bloat_bytes / (actual_pages * stats.block_size)) if actual_pages else 0.0
+
+
+def matches_any(stats: TableStats, patterns: list[str]) -> bool:
+    """True when 'schema.table' or the bare table name matches a glob pattern."""
+    return any(fnmatch.fnmatchcase(stats.qualified_name, pattern) or fnmatch.fnmatchcase(stats.name, pattern)
+               for pattern in patterns)
+
+
+def parse_table_name(text: str) -> tuple[str, str]:
+    """'schema.table' or 'table' (public). Double quotes allow dots inside names."""
+    text = text.strip()
+    parts: list[str] = []
+    current = ''
+    quoted = False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            if quoted and i + 1 < len(text) and text[i + 1] == '"':
+                current += '"'
+                i += 1
+            else:
+                quoted = not quoted
+        elif char == '.' and not quoted:
+            parts.append(current)
+            current = ''
+        else:
+            current += char
+        i += 1
+    parts.append(current)
+    if quoted or len(parts) > 2 or any(part == '' for part in parts):
+        raise ValueError(f'not a table name: {text!r} (expected schema.table or table)')
+    return (parts[0], parts[1]) if len(parts) == 2 else ('public', parts[0])
+
+
+def select(stats: TableStats, operation: str, limits: Thresholds) -> tuple[bool, str, float]:
+    """Whether a table needs the operation, the reason in words, and the expected benefit."""
+    if limits.max_table_bytes is not None and stats.table_bytes + stats.index_bytes > limits.max_table_bytes:
+        return False, (f'too large for the window: {stats.table_bytes + stats.index_bytes} bytes > '
+                       f'max_table_bytes {limits.max_table_bytes}'), 0.0
+    if stats.kind == 'm' and operation in ('vacuum_full',):
+        return False, 'materialized view: VACUUM FULL not applicable', 0.0
+
+    dead_ok = stats.dead_tuples >= limits.min_dead_tuples and stats.dead_ratio >= limits.min_dead_ratio
+    dead_reason = (f'{stats.dead_tuples} dead tuples ({stats.dead_ratio:.0%} of rows; thresholds '
+                   f'{limits.min_dead_tuples} and {limits.min_dead_ratio:.0%})')
+    mods_ok = stats.mod_since_analyze >= limits.min_mod_since_analyze or (not stats.analyzed and stats.live_tuples > 0)
+    mods_reason = (f'{stats.mod_since_analyze} rows modified since last analyze (threshold '
+                   f'{limits.min_mod_since_analyze})' if stats.analyzed else 'never analyzed')
+
+    if operation == 'vacuum':
+        chosen, reason, benefit = dead_ok, dead_reason, float(stats.dead_tuples)
+    elif operation == 'analyze':
+        chosen, reason, benefit = mods_ok, mods_reason, float(stats.mod_since_analyze or stats.live_tuples)
+    elif operation == 'vacuum_analyze':
+        chosen = dead_ok or mods_ok
+        reason = dead_reason if dead_ok or not mods_ok else mods_reason
+        benefit = float(stats.dead_tuples) + stats.mod_since_analyze / 10.0
+    elif operation == 'vacuum_freeze':
+        chosen = stats.xid_age >= limits.min_xid_age
+        reason = f'relfrozenxid age {stats.xid_age} (threshold {limits.min_xid_age})'
+        benefit = float(stats.xid_age)
+    else:  # vacuum_full, reindex
+        bloat_bytes, bloat_ratio = estimate_table_bloat(stats)
+        if operation == 'reindex':
+            # Index bloat follows heap churn; the dead ratio and table bloat stand in for it.
+            bloat_ratio = max(bloat_ratio, stats.dead_ratio)
+            bloat_bytes = int(stats.index_bytes * bloat_ratio)
+        chosen = bloat_ratio >= limits.min_bloat_ratio and bloat_bytes >= limits.min_bloat_bytes
+        reason = (f'estimated bloat {bloat_bytes} bytes ({bloat_ratio:.0%}; thresholds '
+                  f'{limits.min_bloat_bytes} bytes and {limits.min_bloat_ratio:.0%})')
+        benefit = float(bloat_bytes)
+
+    if limits.force:
+        return True, f'force: {reason}', benefit
+    if not chosen:
+        return False, f'below threshold: {reason}', benefit
+    return True, reason, benefit
+
+
+def build_plan(all_stats: list[TableStats], operation: str, limits: Thresholds,
+               tables: list[tuple[str, str]] | None = None, schemas: list[str] | None = None,
+               exclude: list[str] | None = None) -> tuple[list[PlanItem], list[dict], list[str]]:
+    """The ordered plan, the tables left alone (with why), and requested tables that do not exist."""
+    by_name = {(s.schema, s.name): s for s in all_stats}
+    missing: list[str] = []
+    if tables:
+        pool = []
+        for key in tables:
+            if key in by_name:
+                pool.append(by_name[key])
+            else:
+                missing.append(f'{key[0]}.{key[1]}')
+    else:
+        pool = list(all_stats)
+    if schemas:
+        pool = [s for s in pool if s.schema in schemas]
+    left_alone: list[dict] = []
+    plan: list[PlanItem] = []
+    for stats in pool:
+        if exclude and matches_any(stats, exclude):
+            left_alone.append({'schema': stats.schema, 'name': stats.name, 'reason': 'excluded'})
+            continue
+        chosen, reason, benefit = select(stats, operation, limits)
+        if chosen:
+            plan.append(PlanItem(stats=stats, operation=operation, reason=reason, benefit=benefit))
+        else:
+            left_alone.append({'schema': stats.schema, 'name': stats.name, 'reason': reason,
+                               'dead_tuples': stats.dead_tuples})
+    plan.sort(key=lambda item: (-item.benefit, item.stats.schema, item.stats.name))
+    left_alone.sort(key=lambda row: (row['schema'], row['name']))
+    return plan, left_alone, missing

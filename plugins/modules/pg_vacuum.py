@@ -1,0 +1,627 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, runbook.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: pg_vacuum
+short_description: Targeted, bounded VACUUM, ANALYZE and REINDEX of one PostgreSQL database
+version_added: 0.1.0
+description:
+  - Reads the statistics of every table of one database, picks the tables whose dead tuples,
+    modifications, transaction ID age or estimated bloat pass the thresholds, orders them by
+    expected benefit, and runs the maintenance operation on them only.
+  - Production-safe by default, locks are bounded by O(lock_timeout) and tables locked by
+    other sessions are skipped (O(skip_locked)) instead of waited for.
+  - A maintenance window is honoured with O(deadline) or O(time_budget), no table is started
+    after it, the rest are reported as C(deferred).
+  - In check mode the plan is returned (each table with the reason it was chosen and the
+    statement that would run) and nothing is executed.
+  - Does nothing on a standby server (every operation writes), see O(on_standby).
+author:
+  - runbook.maintenance contributors
+extends_documentation_fragment:
+  - runbook.maintenance.postgres
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan and runs no maintenance statement.
+  diff_mode:
+    support: none
+    description: There is no file or text state to diff.
+  idempotent:
+    support: full
+    description: A second run right after a successful one finds nothing above the thresholds.
+options:
+  operation:
+    description:
+      - The maintenance to run on each selected table.
+      - V(vacuum_full) and V(reindex) are selected by estimated bloat, V(vacuum_freeze) by the
+        age of C(relfrozenxid), V(analyze) by rows modified since the last analyze, V(vacuum) by
+        dead tuples, V(vacuum_analyze) by dead tuples or modifications.
+    type: str
+    default: vacuum_analyze
+    choices: [ vacuum, analyze, vacuum_analyze, vacuum_freeze, vacuum_full, reindex ]
+  tables:
+    description:
+      - Only these tables, as C(schema.table) (or C(table) for the public schema). Use double
+        quotes around a name holding a dot. A table that does not exist is an error.
+    type: list
+    elements: str
+    default: []
+  schemas:
+    description:
+      - Only tables of these schemas.
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description:
+      - Glob patterns matched against C(schema.table) and the bare table name; matching tables
+        are left alone.
+    type: list
+    elements: str
+    default: []
+  min_dead_tuples:
+    description: Minimum number of dead tuples for V(vacuum) and V(vacuum_analyze).
+    type: int
+    default: 1000
+  min_dead_ratio:
+    description: Minimum dead / (live + dead) ratio, between 0 and 1, for V(vacuum) and V(vacuum_analyze).
+    type: float
+    default: 0.05
+  min_mod_since_analyze:
+    description: Minimum rows modified since the last analyze, for V(analyze) and V(vacuum_analyze).
+    type: int
+    default: 1000
+  min_xid_age:
+    description: Minimum C(age(relfrozenxid)) for V(vacuum_freeze) (wraparound prevention).
+    type: int
+    default: 100000000
+  min_bloat_ratio:
+    description: Minimum estimated bloat ratio, between 0 and 1, for V(vacuum_full) and V(reindex).
+    type: float
+    default: 0.3
+  min_bloat_bytes:
+    description: Minimum estimated bloat in bytes for V(vacuum_full) and V(reindex).
+    type: int
+    default: 10485760
+  max_table_bytes:
+    description: Tables (with their indexes) larger than this are left alone, too large for the window.
+    type: int
+  force:
+    description: Take every selected table regardless of thresholds.
+    type: bool
+    default: false
+  lock_timeout:
+    description:
+      - Longest wait for a lock, as a duration (V(5s), V(500ms), V(1m)). A table whose lock is not
+        granted in time is reported C(skipped_locked).
+    type: str
+    default: 5s
+  skip_locked:
+    description:
+      - Skip tables another session holds a conflicting lock on, without waiting
+        (C(SKIP_LOCKED), PostgreSQL 12 and later; older servers rely on O(lock_timeout)).
+    type: bool
+    default: true
+  statement_timeout:
+    description: Longest run of one statement, as a duration. Unset means no limit.
+    type: str
+  deadline:
+    description:
+      - End of the maintenance window as ISO-8601 (V(2026-11-29T05:00:00+01:00)) or a clock time
+        (V(05:00), its next occurrence in the host's time zone). No table is started after it.
+      - Mutually exclusive with O(time_budget).
+    type: str
+  time_budget:
+    description:
+      - Seconds (or a duration such as V(2h)) from the start of the task after which no table is
+        started. Mutually exclusive with O(deadline).
+    type: str
+  jobs:
+    description: Parallel connections, like C(vacuumdb --jobs). A table is never worked on twice at once.
+    type: int
+    default: 1
+  on_standby:
+    description: What to do when the server is a standby, where no operation can run.
+    type: str
+    default: skip
+    choices: [ skip, fail ]
+requirements:
+  - psycopg >= 3.1
+notes:
+  - Statistics come from C(pg_stat_all_tables); with autovacuum and the statistics collector
+    working they are current within a second or so.
+seealso:
+  - name: VACUUM
+    description: PostgreSQL documentation of VACUUM.
+    link: https://www.postgresql.org/docs/current/sql-vacuum.html
+  - name: vacuumdb
+    description: The command line tool this module is measured against.
+    link: https://www.postgresql.org/docs/current/app-vacuumdb.html
+'''
+
+EXAMPLES = r'''
+- name: Weekly targeted VACUUM ANALYZE, bounded by the window
+  runbook.maintenance.pg_vacuum:
+    login_db: app
+    login_unix_socket: /var/run/postgresql
+    deadline: "05:00"
+    jobs: 2
+
+- name: Show what would be vacuumed, change nothing
+  runbook.maintenance.pg_vacuum:
+    login_db: app
+  check_mode: true
+  register: plan
+
+- name: Only two tables, skip anything locked, never wait more than 2 seconds for a lock
+  runbook.maintenance.pg_vacuum:
+    login_db: app
+    tables: [public.orders, "audit.events"]
+    lock_timeout: 2s
+
+- name: Set the connection once for every PostgreSQL module of the collection
+  module_defaults:
+    group/runbook.maintenance.postgres:
+      login_host: db1.example.com
+      login_user: maintenance
+      login_password: "{{ vault_pg_password }}"
+  block:
+    - name: Vacuum the app database
+      runbook.maintenance.pg_vacuum:
+        login_db: app
+'''
+
+RETURN = r'''
+tables:
+  description: One entry per table chosen for the operation, in the order they were processed.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    schema:
+      description: Schema of the table.
+      type: str
+    name:
+      description: Name of the table.
+      type: str
+    operation:
+      description: The operation.
+      type: str
+    status:
+      description: One of C(done), C(skipped_locked), C(deferred), C(failed), C(planned) (check mode).
+      type: str
+    reason:
+      description: Why the table was chosen (or deferred).
+      type: str
+    query:
+      description: The statement for this table.
+      type: str
+    duration_s:
+      description: Seconds the statement took.
+      type: float
+    dead_tuples_before:
+      description: Dead tuples before the operation.
+      type: int
+    dead_tuples_after:
+      description: Dead tuples after the operation (null when it did not run).
+      type: int
+    size_before:
+      description: Table size in bytes (heap, TOAST, maps) before.
+      type: int
+    size_after:
+      description: Table size in bytes after (null when it did not run).
+      type: int
+    error:
+      description: The error, for C(failed) tables.
+      type: str
+  sample:
+    - schema: public
+      name: orders
+      operation: vacuum_analyze
+      status: done
+      reason: 52000 dead tuples (34% of rows; thresholds 1000 and 5%)
+      query: VACUUM (SKIP_LOCKED, ANALYZE) "public"."orders"
+      duration_s: 0.41
+      dead_tuples_before: 52000
+      dead_tuples_after: 0
+      size_before: 9379840
+      size_after: 9379840
+      error: null
+not_selected:
+  description: Tables left alone, with the reason (below threshold, excluded, too large).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - schema: public
+      name: countries
+      reason: "below threshold: 0 dead tuples (0% of rows; thresholds 1000 and 5%)"
+      dead_tuples: 0
+queries:
+  description: Statements run (or, in check mode, that would run), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["SET lock_timeout = '5000ms'", 'VACUUM (SKIP_LOCKED, ANALYZE) "public"."orders"']
+summary:
+  description: Counts per status and what the run achieved.
+  returned: always
+  type: dict
+  sample:
+    done: 3
+    skipped_locked: 0
+    deferred: 0
+    failed: 0
+    planned: 0
+    tables_considered: 12
+    dead_tuples_removed: 180000
+    bytes_reclaimed: 0
+    duration_s: 1.9
+server_version:
+  description: Version of the server.
+  returned: always
+  type: dict
+  sample: {major: 15, minor: 18, full: '15.18', raw: 150018}
+database:
+  description: The database worked on.
+  returned: always
+  type: str
+  sample: app
+in_recovery:
+  description: Whether the server is a standby.
+  returned: always
+  type: bool
+  sample: false
+'''
+
+import datetime
+import queue
+import threading
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
+    connect,
+    ensure_psycopg,
+    postgres_common_argument_spec,
+    qualified,
+    scrub,
+    server_version,
+    set_session_timeouts,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import (
+    parse_deadline,
+    parse_duration,
+    pg_interval,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import (
+    OPERATIONS,
+    STATS_QUERY,
+    STATUSES,
+    PlanItem,
+    TableStats,
+    Thresholds,
+    build_plan,
+    parse_table_name,
+)
+
+try:
+    import psycopg
+    from psycopg import sql
+except ImportError:  # reported by ensure_psycopg
+    psycopg = None
+    sql = None
+
+LOCK_NOT_AVAILABLE = '55P03'
+# Throughput assumed for a VACUUM FULL before one has been measured in this run (bytes/s).
+DEFAULT_REWRITE_RATE = 50 * 1024 * 1024
+
+
+class PgVacuum:
+    """Plans and runs the maintenance of one database."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.started = time.monotonic()
+        self.queries: list[str] = []
+        self.lock = threading.Lock()
+        self.rewrite_rate: float | None = None
+        self.limits, self.tables, self.deadline = self._validate()
+
+    # ---- input -------------------------------------------------------------------------
+    def _validate(self) -> tuple[Thresholds, list[tuple[str, str]], float | None]:
+        p = self.params
+        errors = []
+        for name in ('min_dead_ratio', 'min_bloat_ratio'):
+            if not 0 <= p[name] <= 1:
+                errors.append(f'{name} must be between 0 and 1, got {p[name]}')
+        for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age', 'min_bloat_bytes'):
+            if p[name] < 0:
+                errors.append(f'{name} cannot be negative, got {p[name]}')
+        if p['max_table_bytes'] is not None and p['max_table_bytes'] <= 0:
+            errors.append(f"max_table_bytes must be positive, got {p['max_table_bytes']}")
+        if p['jobs'] < 1 or p['jobs'] > 64:
+            errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
+        for name in ('lock_timeout', 'statement_timeout'):
+            if p[name] is not None:
+                try:
+                    parse_duration(p[name])
+                except ValueError as exc:
+                    errors.append(f'{name}: {exc}')
+        tables = []
+        for text in p['tables']:
+            try:
+                tables.append(parse_table_name(text))
+            except ValueError as exc:
+                errors.append(f'tables: {exc}')
+        deadline = None
+        if p['deadline']:
+            try:
+                deadline_dt = parse_deadline(p['deadline'])
+                now = datetime.datetime.now().astimezone()
+                deadline = self.started + (deadline_dt - now).total_seconds()
+            except ValueError as exc:
+                errors.append(f'deadline: {exc}')
+        elif p['time_budget'] is not None:
+            try:
+                deadline = self.started + parse_duration(p['time_budget'])
+            except ValueError as exc:
+                errors.append(f'time_budget: {exc}')
+        if errors:
+            self.module.fail_json(msg='Invalid options: ' + '; '.join(errors))
+        limits = Thresholds(
+            min_dead_tuples=p['min_dead_tuples'], min_dead_ratio=p['min_dead_ratio'],
+            min_mod_since_analyze=p['min_mod_since_analyze'], min_xid_age=p['min_xid_age'],
+            min_bloat_ratio=p['min_bloat_ratio'], min_bloat_bytes=p['min_bloat_bytes'],
+            max_table_bytes=p['max_table_bytes'], force=p['force'])
+        return limits, tables, deadline
+
+    # ---- SQL ---------------------------------------------------------------------------
+    def statement(self, item: PlanItem, version: int):
+        target = qualified(item.stats.schema, item.stats.name)
+        op = item.operation
+        skip_locked = self.params['skip_locked'] and version >= 120000
+        if op == 'reindex':
+            if version >= 120000:
+                return sql.SQL('REINDEX TABLE CONCURRENTLY {}').format(target)
+            return sql.SQL('REINDEX TABLE {}').format(target)
+        options = {
+            'vacuum': [], 'analyze': [], 'vacuum_analyze': ['ANALYZE'],
+            'vacuum_freeze': ['FREEZE'], 'vacuum_full': ['FULL', 'ANALYZE'],
+        }[op]
+        if skip_locked:
+            options = ['SKIP_LOCKED'] + options
+        verb = 'ANALYZE' if op == 'analyze' else 'VACUUM'
+        if options:
+            return sql.SQL(verb + ' (' + ', '.join(options) + ') {}').format(target)
+        return sql.SQL(verb + ' {}').format(target)
+
+    def record(self, text: str) -> None:
+        with self.lock:
+            self.queries.append(text)
+
+    def open_session(self):
+        conn = connect(self.module, self.params['login_db'])
+        timeouts = set_session_timeouts(
+            conn,
+            pg_interval(self.params['lock_timeout']) if self.params['lock_timeout'] else None,
+            pg_interval(self.params['statement_timeout']) if self.params['statement_timeout'] else None)
+        return conn, timeouts
+
+    # ---- work --------------------------------------------------------------------------
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def should_defer(self, item: PlanItem) -> str | None:
+        left = self.remaining()
+        if left is None:
+            return None
+        if left <= 0:
+            return 'deadline reached: not started'
+        if item.operation in ('vacuum_full', 'reindex'):
+            rate = self.rewrite_rate or DEFAULT_REWRITE_RATE
+            size = item.stats.table_bytes + item.stats.index_bytes
+            expected = size / rate
+            if expected > left:
+                return (f'deadline: a rewrite of {size} bytes is expected to take {expected:.0f}s, '
+                        f'{left:.0f}s left')
+        return None
+
+    def run_item(self, conn, notices: list, item: PlanItem, version: int) -> dict:
+        stats = item.stats
+        query = self.statement(item, version)
+        row = self.planned_row(conn, item, version)
+        text = row['query']
+        why_defer = self.should_defer(item)
+        if why_defer:
+            row.update(status='deferred', reason=f'{item.reason}; {why_defer}')
+            return row
+        self.record(text)
+        notices.clear()
+        start = time.monotonic()
+        try:
+            conn.execute(query)
+        except psycopg.errors.LockNotAvailable as exc:
+            row.update(status='skipped_locked', error=' '.join(str(exc).split()))
+        except psycopg.errors.UndefinedTable:
+            row.update(status='failed', error='table no longer exists (dropped after the plan was made)')
+        except psycopg.errors.QueryCanceled as exc:
+            row.update(status='failed', error=f"statement timeout: {' '.join(str(exc).split())}")
+        except psycopg.Error as exc:
+            row.update(status='failed', error=scrub(' '.join(str(exc).split()), self.params))
+        else:
+            locked = [n for n in notices if n.sqlstate == LOCK_NOT_AVAILABLE]
+            if locked:
+                row.update(status='skipped_locked', error=locked[0].message_primary)
+            else:
+                row['status'] = 'done'
+        row['duration_s'] = round(time.monotonic() - start, 3)
+        if row['status'] == 'done':
+            self.measure_after(conn, row)
+            if item.operation in ('vacuum_full', 'reindex') and row['duration_s'] > 0.5:
+                with self.lock:
+                    self.rewrite_rate = (stats.table_bytes + stats.index_bytes) / row['duration_s']
+        return row
+
+    def measure_after(self, conn, row: dict) -> None:
+        try:
+            after = conn.execute(
+                'SELECT COALESCE(s.n_dead_tup, 0), pg_table_size(c.oid), pg_indexes_size(c.oid) '
+                'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace '
+                'LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid '
+                'WHERE n.nspname = %s AND c.relname = %s', (row['schema'], row['name'])).fetchone()
+        except psycopg.Error:
+            after = None
+        if after:
+            row['dead_tuples_after'], row['size_after'], row['index_size_after'] = after
+
+    def worker(self, work: queue.Queue, results: dict, version: int, first_conn=None) -> None:
+        conn = first_conn
+        notices: list = []
+        try:
+            if conn is None:
+                conn, _ = self.open_session()
+            conn.add_notice_handler(notices.append)
+            while True:
+                try:
+                    index, item = work.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = self.run_item(conn, notices, item, version)
+        finally:
+            if conn is not None and conn is not first_conn:
+                conn.close()
+
+    def fetch_stats(self, conn) -> list[TableStats]:
+        cursor = conn.execute(STATS_QUERY)
+        names = [column.name for column in cursor.description]
+        rows = cursor.fetchall()
+        return [TableStats(**dict(zip(names, row))) for row in rows]
+
+    def run(self) -> dict:
+        p = self.params
+        ensure_psycopg(self.module)
+        conn, timeouts = self.open_session()
+        version = conn.info.server_version
+        result = {
+            'changed': False, 'database': p['login_db'], 'server_version': server_version(conn),
+            'tables': [], 'not_selected': [], 'queries': [],
+        }
+        in_recovery = conn.execute('SELECT pg_is_in_recovery()').fetchone()[0]
+        result['in_recovery'] = in_recovery
+        if in_recovery:
+            conn.close()
+            msg = f"{p['login_db']}: the server is a standby (in recovery); {p['operation']} cannot run there"
+            if p['on_standby'] == 'fail':
+                self.module.fail_json(msg=msg, **result)
+            result.update(msg=msg, summary=self.summarize([], 0))
+            return result
+
+        all_stats = self.fetch_stats(conn)
+        plan, left_alone, missing = build_plan(all_stats, p['operation'], self.limits, self.tables,
+                                               p['schemas'], p['exclude'])
+        if missing:
+            conn.close()
+            self.module.fail_json(msg=f"Tables not found in database {p['login_db']!r}: {', '.join(missing)}",
+                                  **result)
+        result['not_selected'] = left_alone
+
+        if self.module.check_mode or not plan:
+            result['queries'] = (timeouts if plan else []) + [self.statement(i, version).as_string(conn) for i in plan]
+            result['tables'] = [self.planned_row(conn, item, version) for item in plan]
+            result['changed'] = bool(plan)
+            conn.close()
+            result['summary'] = self.summarize(result['tables'], len(all_stats))
+            return result
+
+        self.queries.extend(timeouts)
+        work: queue.Queue = queue.Queue()
+        for index, item in enumerate(plan):
+            work.put((index, item))
+        results: dict[int, dict] = {}
+        threads = [threading.Thread(target=self.worker, args=(work, results, version))
+                   for _ in range(min(p['jobs'], len(plan)) - 1)]
+        for thread in threads:
+            thread.start()
+        try:
+            self.worker(work, results, version, first_conn=conn)
+        finally:
+            for thread in threads:
+                thread.join()
+            conn.close()
+        result['tables'] = [results[i] for i in sorted(results)]
+        result['queries'] = self.queries
+        result['changed'] = any(row['status'] == 'done' for row in result['tables'])
+        result['summary'] = self.summarize(result['tables'], len(all_stats))
+        return result
+
+    def planned_row(self, conn, item: PlanItem, version: int) -> dict:
+        stats = item.stats
+        return {
+            'schema': stats.schema, 'name': stats.name, 'operation': item.operation,
+            'status': 'planned', 'reason': item.reason,
+            'query': self.statement(item, version).as_string(conn), 'duration_s': None,
+            'dead_tuples_before': stats.dead_tuples, 'dead_tuples_after': None,
+            'live_tuples': stats.live_tuples, 'size_before': stats.table_bytes, 'size_after': None,
+            'index_size_before': stats.index_bytes, 'index_size_after': None, 'error': None,
+        }
+
+    def summarize(self, rows: list[dict], considered: int) -> dict:
+        summary = {status: 0 for status in STATUSES}
+        for row in rows:
+            summary[row['status']] += 1
+        done = [row for row in rows if row['status'] == 'done']
+        summary['tables_considered'] = considered
+        summary['dead_tuples_removed'] = sum(
+            max(0, row['dead_tuples_before'] - (row['dead_tuples_after'] or 0)) for row in done)
+        summary['bytes_reclaimed'] = sum(
+            max(0, (row['size_before'] + row['index_size_before'])
+                - ((row['size_after'] or 0) + (row['index_size_after'] or 0))) for row in done)
+        summary['duration_s'] = round(time.monotonic() - self.started, 3)
+        return summary
+
+
+def main() -> None:
+    argument_spec = postgres_common_argument_spec()
+    argument_spec.update(
+        operation=dict(type='str', default='vacuum_analyze', choices=list(OPERATIONS)),
+        tables=dict(type='list', elements='str', default=[]),
+        schemas=dict(type='list', elements='str', default=[]),
+        exclude=dict(type='list', elements='str', default=[]),
+        min_dead_tuples=dict(type='int', default=1000),
+        min_dead_ratio=dict(type='float', default=0.05),
+        min_mod_since_analyze=dict(type='int', default=1000),
+        min_xid_age=dict(type='int', default=100_000_000),
+        min_bloat_ratio=dict(type='float', default=0.3),
+        min_bloat_bytes=dict(type='int', default=10 * 1024 * 1024),
+        max_table_bytes=dict(type='int'),
+        force=dict(type='bool', default=False),
+        lock_timeout=dict(type='str', default='5s'),
+        skip_locked=dict(type='bool', default=True),
+        statement_timeout=dict(type='str'),
+        deadline=dict(type='str'),
+        time_budget=dict(type='str'),
+        jobs=dict(type='int', default=1),
+        on_standby=dict(type='str', default='skip', choices=['skip', 'fail']),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[('deadline', 'time_budget')],
+        supports_check_mode=True,
+    )
+    result = PgVacuum(module).run()
+    failed = [f"{row['schema']}.{row['name']}: {row['error']}" for row in result['tables'] if row['status'] == 'failed']
+    if failed:
+        module.fail_json(msg=f"{len(failed)} table(s) failed: " + '; '.join(failed), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

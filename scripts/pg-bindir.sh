@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Print the directory holding PostgreSQL's server binaries (initdb, pg_ctl, postgres).
+# With INSTALL=1 and root, install Debian's postgresql package when none is found.
+set -u
+find_bindir() {
+  local d
+  if command -v pg_config >/dev/null 2>&1; then
+    d=$(pg_config --bindir 2>/dev/null); [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && { echo "$d"; return 0; }
+  fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV) /usr/local/pgsql/bin /opt/homebrew/bin /usr/local/bin /usr/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+find_bindir && exit 0
+if [ "${INSTALL:-0}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "PostgreSQL server binaries not found: installing Debian's postgresql package" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y --no-install-recommends postgresql postgresql-contrib \
+    || { apt-get update && apt-get install -y --no-install-recommends postgresql postgresql-contrib; }; } >&2
+  find_bindir && exit 0
+fi
+echo "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found. Install PostgreSQL" \
+     "(Debian: apt-get install postgresql; macOS: brew install postgresql) or set PG_BINDIR." >&2
+exit 1
