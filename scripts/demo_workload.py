@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Load a realistic workload into a sandbox cluster: three databases, several schemas, some
 tables bloated with dead tuples (updates and deletes that autovacuum has not caught up with),
 some clean and freshly analyzed. Recreated from scratch on every run.

@@ -11,7 +11,8 @@ for v in 3.13 3.12 3.14; do
   command -v "python$v" >/dev/null 2>&1 && candidates+=("$(command -v "python$v")")
 done
 for root in "${PYENV_ROOT:-$HOME/.pyenv}" /root/.pyenv /opt/pyenv; do
-  for p in $(ls -d "$root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do candidates+=("$p"); done
+  mapfile -t found < <(printf '%s\n' "$root"/versions/3.1[2-9]*/bin/python3 | sort -rV)
+  for p in "${found[@]}"; do [ -x "$p" ] && candidates+=("$p"); done
 done
 for p in /usr/local/bin/python3 /usr/bin/python3 "$(command -v python3 2>/dev/null)"; do
   [ -n "$p" ] && candidates+=("$p")

@@ -7,7 +7,11 @@ find_bindir() {
   if command -v pg_config >/dev/null 2>&1; then
     d=$(pg_config --bindir 2>/dev/null); [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && { echo "$d"; return 0; }
   fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV) /usr/local/pgsql/bin /opt/homebrew/bin /usr/local/bin /usr/bin; do
+  local versions=()
+  for d in /usr/lib/postgresql/*/bin; do [ -d "$d" ] && versions+=("$d"); done
+  # newest major first
+  mapfile -t versions < <(printf '%s\n' "${versions[@]}" | sort -rV)
+  for d in "${versions[@]}" /usr/local/pgsql/bin /opt/homebrew/bin /usr/local/bin /usr/bin; do
     [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
   done
   return 1

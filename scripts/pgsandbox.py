@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A throwaway PostgreSQL cluster: the `make demo` sandbox and the tests' fixture.
 
 Written by hand because no maintained library starts a cluster from Debian's binaries as a

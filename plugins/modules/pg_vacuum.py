@@ -21,7 +21,7 @@ description:
     statement that would run) and nothing is executed.
   - Does nothing on a standby server (every operation writes), see O(on_standby).
 author:
-  - runbook.maintenance contributors
+  - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
   - runbook.maintenance.postgres
 attributes:
@@ -487,7 +487,7 @@ class PgVacuum:
         notices: list = []
         try:
             if conn is None:
-                conn, _ = self.open_session()
+                conn = self.open_session()[0]
             conn.add_notice_handler(notices.append)
             while True:
                 try:
@@ -547,7 +547,7 @@ class PgVacuum:
             work.put((index, item))
         results: dict[int, dict] = {}
         threads = [threading.Thread(target=self.worker, args=(work, results, version))
-                   for _ in range(min(p['jobs'], len(plan)) - 1)]
+                   for dummy in range(min(p['jobs'], len(plan)) - 1)]
         for thread in threads:
             thread.start()
         try:

@@ -207,6 +207,7 @@ cleanup() {
             log "WARNING: mounts remain under $WORK; NOT removing it (clean it by hand)"
         else
             rm -rf --one-file-system "$WORK"
+            [ "$rc" -eq 0 ] || log "build failed or interrupted (rc $rc): removed $WORK"
         fi
     fi
     exit "$rc"

@@ -153,6 +153,7 @@ main() {
 
     if ! is_root; then
         local sock=/var/run/docker.sock
+        case "${DOCKER_HOST:-}" in unix://*) sock=${DOCKER_HOST#unix://} ;; esac
         if [ -S "$sock" ] && [ ! -w "$sock" ]; then
             die "a Docker engine seems to run ($sock exists) but user $(id -un) may not use it.
     Run the tests as root, or add the user to the 'docker' group (sudo usermod -aG docker $(id -un); then log in again)."
