@@ -16,6 +16,8 @@ STATUSES = ('done', 'skipped_locked', 'deferred', 'failed', 'planned')
 
 # Catalog query: one row per ordinary table or materialized view outside the system schemas.
 # Identifiers come back as data; they are quoted later with psycopg.sql.Identifier.
+# Sizes come from the catalog (relpages, kept by VACUUM/ANALYZE), never from pg_table_size():
+# that takes a lock, and planning must not queue behind a table another session holds.
 STATS_QUERY = """
 SELECT n.nspname AS schema,
        c.relname AS name,
@@ -25,8 +27,9 @@ SELECT n.nspname AS schema,
        COALESCE(s.n_mod_since_analyze, 0) AS mod_since_analyze,
        (COALESCE(s.last_analyze, s.last_autoanalyze) IS NOT NULL) AS analyzed,
        age(c.relfrozenxid) AS xid_age,
-       pg_table_size(c.oid) AS table_bytes,
-       pg_indexes_size(c.oid) AS index_bytes,
+       ((c.relpages::bigint + COALESCE(t.relpages, 0)) * current_setting('block_size')::int) AS table_bytes,
+       (COALESCE((SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                   WHERE i.indrelid = c.oid), 0)::bigint * current_setting('block_size')::int) AS index_bytes,
        c.relpages::bigint AS pages,
        current_setting('block_size')::int AS block_size,
        COALESCE((SELECT sum(st.avg_width) FROM pg_stats st
@@ -35,6 +38,7 @@ SELECT n.nspname AS schema,
                   WHERE option_name = 'fillfactor'), 100) AS fillfactor
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
   LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
  WHERE c.relkind IN ('r', 'm')
    AND c.relpersistence <> 't'

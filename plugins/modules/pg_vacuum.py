@@ -457,9 +457,9 @@ class PgVacuum:
         except psycopg.Error as exc:
             row.update(status='failed', error=scrub(' '.join(str(exc).split()), self.params))
         else:
-            locked = [n for n in notices if n.sqlstate == LOCK_NOT_AVAILABLE]
+            locked = [message for sqlstate, message in notices if sqlstate == LOCK_NOT_AVAILABLE]
             if locked:
-                row.update(status='skipped_locked', error=locked[0].message_primary)
+                row.update(status='skipped_locked', error=locked[0])
             else:
                 row['status'] = 'done'
         row['duration_s'] = round(time.monotonic() - start, 3)
@@ -471,16 +471,18 @@ class PgVacuum:
         return row
 
     def measure_after(self, conn, row: dict) -> None:
+        """Dead tuples and catalog sizes after the operation (the same lock-free measure as the plan)."""
         try:
-            after = conn.execute(
-                'SELECT COALESCE(s.n_dead_tup, 0), pg_table_size(c.oid), pg_indexes_size(c.oid) '
-                'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace '
-                'LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid '
-                'WHERE n.nspname = %s AND c.relname = %s', (row['schema'], row['name'])).fetchone()
+            cursor = conn.execute(STATS_QUERY + ' AND n.nspname = %s AND c.relname = %s', (row['schema'], row['name']))
+            names = [column.name for column in cursor.description]
+            found = cursor.fetchone()
         except psycopg.Error:
-            after = None
-        if after:
-            row['dead_tuples_after'], row['size_after'], row['index_size_after'] = after
+            return
+        if found:
+            after = dict(zip(names, found))
+            row['dead_tuples_after'] = after['dead_tuples']
+            row['size_after'] = after['table_bytes']
+            row['index_size_after'] = after['index_bytes']
 
     def worker(self, work: queue.Queue, results: dict, version: int, first_conn=None) -> None:
         conn = first_conn
@@ -488,7 +490,8 @@ class PgVacuum:
         try:
             if conn is None:
                 conn = self.open_session()[0]
-            conn.add_notice_handler(notices.append)
+            # A Diagnostic is only readable inside the handler: keep what we need of it.
+            conn.add_notice_handler(lambda diag: notices.append((diag.sqlstate, diag.message_primary)))
             while True:
                 try:
                     index, item = work.get_nowait()
@@ -616,7 +619,11 @@ def main() -> None:
         mutually_exclusive=[('deadline', 'time_budget')],
         supports_check_mode=True,
     )
-    result = PgVacuum(module).run()
+    try:
+        result = PgVacuum(module).run()
+    except psycopg.Error as exc:  # anything not tied to one table: planning, catalog reads
+        module.fail_json(msg=scrub(f"PostgreSQL error on database {module.params['login_db']!r}: "
+                                   f"{' '.join(str(exc).split())}", module.params))
     failed = [f"{row['schema']}.{row['name']}: {row['error']}" for row in result['tables'] if row['status'] == 'failed']
     if failed:
         module.fail_json(msg=f"{len(failed)} table(s) failed: " + '; '.join(failed), **result)

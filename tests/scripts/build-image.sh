@@ -35,6 +35,8 @@ RECIPE=1
 # libnss-myhostname: the container's own hostname resolves without DNS (with
 #      network none docker does not put it in /etc/hosts, and sudo warns
 #      "unable to resolve host" after trying DNS).
+# lsof: disk_cleanup's open-file detection is cross-checked with it; pgbackrest: PITR.
+# C.UTF-8 comes with libc, enough for initdb (locales-all would add 229 MB).
 PACKAGES=(
     python3
     python3-apt
@@ -43,7 +45,9 @@ PACKAGES=(
     postgresql-contrib
     sudo
     procps
-    locales-all
+    lsof
+    logrotate
+    pgbackrest
     ca-certificates
     iproute2
     gzip
@@ -303,7 +307,9 @@ mkdir -p "$ROOTFS/var/lib/apt/lists/partial"
 log "importing into docker as $IMAGE"
 t=$SECONDS
 # Engine 20.10 accepts CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER,
-# VOLUME, WORKDIR here (not STOPSIGNAL: set stop_signal in molecule.yml).
+# VOLUME, WORKDIR, HEALTHCHECK here; it refuses STOPSIGNAL ("not a valid change
+# command"): set stop_signal in molecule.yml. `sleep infinity` as PID 1 ignores
+# SIGTERM, so `docker stop` waits its full timeout: remove with `docker rm -f`.
 tar -C "$ROOTFS" --numeric-owner -cf - . \
     | docker import \
         --change 'CMD ["sleep", "infinity"]' \
