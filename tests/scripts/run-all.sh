@@ -3,6 +3,7 @@
 # Usage: run-all.sh [stage ...]   (default: all stages). Called by the Makefile with the venv on PATH.
 # shellcheck disable=SC2317  # stage_* functions are called indirectly
 set -uo pipefail
+export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO" || exit 1
 STAGES=("$@")
