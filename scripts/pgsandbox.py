@@ -157,6 +157,19 @@ class Cluster:
         if self.requested.is_symlink():
             self.requested.unlink()
 
+    def start_standby_of(self, primary: 'Cluster') -> 'Cluster':
+        """Make this cluster a streaming standby of `primary` (pg_basebackup -R) and start it."""
+        if not self.initialized:
+            self.run.mkdir(parents=True, exist_ok=True)
+            if self.owner:
+                shutil.chown(self.run, self.owner)
+            self._checked([f'{self.bindir}/pg_basebackup', '-D', str(self.data), '-R', '-X', 'stream',
+                           '-h', str(primary.run), '-p', str(primary.port), '-U', 'postgres', '--no-sync'],
+                          'pg_basebackup')
+            with open(self.data / 'postgresql.auto.conf', 'a', encoding='utf-8') as conf:
+                conf.write(f"port = {self.port}\nunix_socket_directories = '{self.run}'\nlisten_addresses = ''\n")
+        return self.start()
+
     # ---- access --------------------------------------------------------------------------
     def conninfo(self, dbname: str = 'postgres') -> dict:
         return {'host': str(self.run), 'port': self.port, 'user': 'postgres', 'dbname': dbname}

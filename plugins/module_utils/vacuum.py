@@ -30,6 +30,15 @@ SELECT n.nspname AS schema,
        ((c.relpages::bigint + COALESCE(t.relpages, 0)) * current_setting('block_size')::int) AS table_bytes,
        (COALESCE((SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                    WHERE i.indrelid = c.oid), 0)::bigint * current_setting('block_size')::int) AS index_bytes,
+       (COALESCE((SELECT sum(ceil(GREATEST(c.reltuples, 0) * (12 + COALESCE(
+                   (SELECT sum(st.avg_width) FROM pg_attribute a
+                      JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname
+                                      AND st.attname = a.attname
+                     WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey)), 8))
+                   / (current_setting('block_size')::int * 0.9 - 24)) + 1)
+                  FROM pg_index i WHERE i.indrelid = c.oid), 0)::bigint
+         * current_setting('block_size')::int) AS index_expected_bytes,
+       c.reltablespace AS tablespace,
        c.relpages::bigint AS pages,
        current_setting('block_size')::int AS block_size,
        COALESCE((SELECT sum(st.avg_width) FROM pg_stats st
@@ -43,8 +52,7 @@ SELECT n.nspname AS schema,
  WHERE c.relkind IN ('r', 'm')
    AND c.relpersistence <> 't'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg\\_toast%'
-   AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+   AND n.nspname !~ '^pg_(toast|temp_)'
 """
 
 # Bytes of tuple header plus line pointer per heap row, and of page header.
@@ -64,6 +72,8 @@ class TableStats:
     xid_age: int = 0
     table_bytes: int = 0
     index_bytes: int = 0
+    index_expected_bytes: int = 0
+    tablespace: int = 0
     pages: int = 0
     block_size: int = 8192
     row_width: int = 0
@@ -120,6 +130,19 @@ def estimate_table_bloat(stats: TableStats) -> tuple[int, float]:
     bloat_pages = max(0, actual_pages - needed_pages)
     bloat_bytes = bloat_pages * stats.block_size
     return bloat_bytes, (bloat_bytes / (actual_pages * stats.block_size)) if actual_pages else 0.0
+
+
+def estimate_index_bloat(stats: TableStats) -> tuple[int, float]:
+    """Estimated reclaimable index bytes and ratio: the table's indexes versus what B-trees of
+    its live rows would need (12 bytes of tuple header and line pointer plus the key widths
+    from pg_stats, pages 90% full). Falls back to the dead-tuple ratio without statistics."""
+    if stats.index_bytes <= 0:
+        return 0, 0.0
+    if stats.index_expected_bytes <= 0 or stats.row_width <= 0:
+        ratio = stats.dead_ratio
+        return int(stats.index_bytes * ratio), ratio
+    bloat = max(0, stats.index_bytes - stats.index_expected_bytes)
+    return bloat, bloat / stats.index_bytes
 
 
 def matches_any(stats: TableStats, patterns: list[str]) -> bool:
@@ -182,14 +205,11 @@ def select(stats: TableStats, operation: str, limits: Thresholds) -> tuple[bool,
         chosen = stats.xid_age >= limits.min_xid_age
         reason = f'relfrozenxid age {stats.xid_age} (threshold {limits.min_xid_age})'
         benefit = float(stats.xid_age)
-    else:  # vacuum_full, reindex
-        bloat_bytes, bloat_ratio = estimate_table_bloat(stats)
-        if operation == 'reindex':
-            # Index bloat follows heap churn; the dead ratio and table bloat stand in for it.
-            bloat_ratio = max(bloat_ratio, stats.dead_ratio)
-            bloat_bytes = int(stats.index_bytes * bloat_ratio)
+    else:  # vacuum_full (heap and indexes are rewritten), reindex (indexes only)
+        bloat_bytes, bloat_ratio = (estimate_index_bloat if operation == 'reindex' else estimate_table_bloat)(stats)
         chosen = bloat_ratio >= limits.min_bloat_ratio and bloat_bytes >= limits.min_bloat_bytes
-        reason = (f'estimated bloat {bloat_bytes} bytes ({bloat_ratio:.0%}; thresholds '
+        what = 'index' if operation == 'reindex' else 'table'
+        reason = (f'estimated {what} bloat {bloat_bytes} bytes ({bloat_ratio:.0%}; thresholds '
                   f'{limits.min_bloat_bytes} bytes and {limits.min_bloat_ratio:.0%})')
         benefit = float(bloat_bytes)
 

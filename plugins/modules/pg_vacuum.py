@@ -125,6 +125,25 @@ options:
     description: Parallel connections, like C(vacuumdb --jobs). A table is never worked on twice at once.
     type: int
     default: 1
+  space_check:
+    description:
+      - Before V(vacuum_full) (a copy of the table and its indexes) and V(reindex) (a copy of the
+        indexes), require free space for the copy plus 20% on the filesystem holding the table.
+        Checked when the plan is made and again before each table starts (counting rewrites in
+        flight).
+      - Free space can only be measured when the module runs on the database host (Unix socket
+        or localhost connection) with the data directory readable (superuser or
+        C(pg_read_all_settings)); otherwise such tables are left alone, with the reason. Set
+        V(false) to rewrite without checking.
+    type: bool
+    default: true
+  history_file:
+    description:
+      - JSON file on the host running the module where the duration of each V(vacuum_full) and
+        V(reindex) is kept, to predict whether a rewrite can finish before O(deadline). Written
+        atomically, never in check mode. Without it only durations measured during this run
+        are used (and 50 MB/s before the first one).
+    type: path
   on_standby:
     description: What to do when the server is a standby, where no operation can run.
     type: str
@@ -217,8 +236,13 @@ tables:
       description: Table size in bytes after (null when it did not run).
       type: int
     error:
-      description: The error, for C(failed) tables.
+      description: The error, for C(failed) and C(skipped_locked) tables.
       type: str
+    cleanup:
+      description: Invalid index copies left by an interrupted C(REINDEX CONCURRENTLY) that were dropped.
+      type: list
+      elements: str
+      returned: for V(reindex)
   sample:
     - schema: public
       name: orders
@@ -280,7 +304,10 @@ in_recovery:
 '''
 
 import datetime
+import json
+import os
 import queue
+import tempfile
 import threading
 import time
 
@@ -321,6 +348,27 @@ except ImportError:  # reported by ensure_psycopg
 LOCK_NOT_AVAILABLE = '55P03'
 # Throughput assumed for a VACUUM FULL before one has been measured in this run (bytes/s).
 DEFAULT_REWRITE_RATE = 50 * 1024 * 1024
+REWRITES = ('vacuum_full', 'reindex')
+# Free space a rewrite needs, relative to the copy it makes (the copy, WAL, sort space).
+SPACE_FACTOR = 1.2
+LOCAL_HOSTS = ('', 'localhost', '127.0.0.1', '::1')
+
+
+def rewrite_bytes(item: PlanItem) -> int:
+    """Bytes a rewrite copies: the heap and its indexes for VACUUM FULL, the indexes for REINDEX."""
+    stats = item.stats
+    return stats.index_bytes if item.operation == 'reindex' else stats.table_bytes + stats.index_bytes
+
+
+def free_bytes(path: str | None) -> int | None:
+    """Bytes available to unprivileged users on the filesystem holding path, if it is here."""
+    if not path or not os.path.isdir(path):
+        return None
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize
 
 
 class PgVacuum:
@@ -334,6 +382,38 @@ class PgVacuum:
         self.lock = threading.Lock()
         self.rewrite_rate: float | None = None
         self.limits, self.tables, self.deadline = self._validate()
+        self.history = self._load_history()
+        self.reserved: dict[str, int] = {}
+        self.paths: dict[int, str | None] = {}
+
+    def _load_history(self) -> dict:
+        path = self.params['history_file']
+        if not path or not os.path.exists(path):
+            return {}
+        try:
+            with open(path, encoding='utf-8') as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError) as exc:
+            self.module.warn(f'history_file {path} is unreadable, durations start afresh: {exc}')
+            return {}
+
+    def _save_history(self) -> None:
+        path = self.params['history_file']
+        if not path or self.module.check_mode:
+            return
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=directory, prefix='.pg_vacuum-history-')
+            with os.fdopen(handle, 'w', encoding='utf-8') as out:
+                json.dump(self.history, out, indent=1, sort_keys=True)
+            self.module.atomic_move(temp, path)
+        except OSError as exc:
+            self.module.warn(f'could not write history_file {path}: {exc}')
+
+    def history_key(self, item: PlanItem) -> str:
+        return f"{self.params['login_db']}/{item.stats.schema}/{item.stats.name}/{item.operation}"
 
     # ---- input -------------------------------------------------------------------------
     def _validate(self) -> tuple[Thresholds, list[tuple[str, str]], float | None]:
@@ -425,24 +505,83 @@ class PgVacuum:
             return None
         if left <= 0:
             return 'deadline reached: not started'
-        if item.operation in ('vacuum_full', 'reindex'):
-            rate = self.rewrite_rate or DEFAULT_REWRITE_RATE
-            size = item.stats.table_bytes + item.stats.index_bytes
-            expected = size / rate
+        if item.operation in REWRITES:
+            expected, basis = self.expected_duration(item)
             if expected > left:
-                return (f'deadline: a rewrite of {size} bytes is expected to take {expected:.0f}s, '
-                        f'{left:.0f}s left')
+                return (f'deadline: expected to take {expected:.0f}s ({basis}), only {left:.0f}s left')
         return None
 
+    def expected_duration(self, item: PlanItem) -> tuple[float, str]:
+        """Predicted seconds for a rewrite: its own past duration scaled to its size, else the
+        rate measured in this run, else a conservative default."""
+        size = rewrite_bytes(item)
+        past = self.history.get(self.history_key(item))
+        if past and past.get('bytes') and past.get('duration_s') is not None:
+            return past['duration_s'] * size / past['bytes'], f"last run took {past['duration_s']}s"
+        if self.rewrite_rate:
+            return size / self.rewrite_rate, 'rate measured in this run'
+        return size / DEFAULT_REWRITE_RATE, 'assumed 50 MB/s'
+
+    # ---- free space for rewrites -------------------------------------------------------
+    def load_paths(self, conn) -> None:
+        """Directory of each tablespace, when this host can see it (None otherwise)."""
+        p = self.params
+        host = p['login_unix_socket'] or p['login_host']
+        local = host.startswith('/') or host in LOCAL_HOSTS or bool(p['login_unix_socket'])
+        try:
+            data_dir = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
+        except psycopg.Error:
+            data_dir = None
+        default_space = conn.execute(
+            'SELECT dattablespace FROM pg_database WHERE datname = current_database()').fetchone()[0]
+        for oid, name, location in conn.execute(
+                'SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace').fetchall():
+            path = location or (data_dir if name in ('pg_default', 'pg_global') else None)
+            self.paths[oid] = path if local else None
+            if oid == default_space:
+                self.paths[0] = self.paths[oid]
+
+    def space_problem(self, item: PlanItem) -> str | None:
+        """Why a rewrite must not start for lack of (verifiable) room; reserves the room if not."""
+        if item.operation not in REWRITES or not self.params['space_check']:
+            return None
+        path = self.paths.get(item.stats.tablespace)
+        need = int(rewrite_bytes(item) * SPACE_FACTOR)
+        with self.lock:
+            free = free_bytes(path)
+            if free is None:
+                return ('cannot verify free space for the rewrite from this host (run on the database '
+                        'host with the data directory readable, or set space_check=false)')
+            free -= self.reserved.get(path, 0)
+            if free < need:
+                return f'not enough free space for the rewrite: needs {need} bytes, {free} available'
+            self.reserved[path] = self.reserved.get(path, 0) + need
+        return None
+
+    def release_space(self, item: PlanItem) -> None:
+        if item.operation in REWRITES and self.params['space_check']:
+            path = self.paths.get(item.stats.tablespace)
+            with self.lock:
+                self.reserved[path] = max(0, self.reserved.get(path, 0) - int(rewrite_bytes(item) * SPACE_FACTOR))
+
     def run_item(self, conn, notices: list, item: PlanItem, version: int) -> dict:
-        stats = item.stats
         query = self.statement(item, version)
         row = self.planned_row(conn, item, version)
-        text = row['query']
-        why_defer = self.should_defer(item)
+        why_defer = self.should_defer(item) or self.space_problem(item)
         if why_defer:
             row.update(status='deferred', reason=f'{item.reason}; {why_defer}')
             return row
+        try:
+            return self.execute_item(conn, notices, item, query, row)
+        finally:
+            self.release_space(item)
+
+    def execute_item(self, conn, notices: list, item: PlanItem, query, row: dict) -> dict:
+        stats = item.stats
+        text = row['query']
+        if item.operation == 'reindex' and 'CONCURRENTLY' in text:
+            # Leftovers of an earlier interrupted REINDEX CONCURRENTLY would be copied again.
+            row['cleanup'] = self.drop_leftover_indexes(conn, stats)
         self.record(text)
         notices.clear()
         start = time.monotonic()
@@ -465,10 +604,36 @@ class PgVacuum:
         row['duration_s'] = round(time.monotonic() - start, 3)
         if row['status'] == 'done':
             self.measure_after(conn, row)
-            if item.operation in ('vacuum_full', 'reindex') and row['duration_s'] > 0.5:
+            if item.operation in REWRITES:
                 with self.lock:
-                    self.rewrite_rate = (stats.table_bytes + stats.index_bytes) / row['duration_s']
+                    self.history[self.history_key(item)] = {
+                        'duration_s': row['duration_s'], 'bytes': rewrite_bytes(item),
+                        'at': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+                    if row['duration_s'] > 0.5:
+                        self.rewrite_rate = rewrite_bytes(item) / row['duration_s']
+        elif item.operation == 'reindex' and 'CONCURRENTLY' in text:
+            row['cleanup'] = row.get('cleanup', []) + self.drop_leftover_indexes(conn, stats)
         return row
+
+    def drop_leftover_indexes(self, conn, stats: TableStats) -> list[str]:
+        """An interrupted REINDEX CONCURRENTLY leaves invalid '<index>_ccnew' copies behind:
+        drop them so a failed window does not leave the table with extra indexes to maintain."""
+        dropped = []
+        try:
+            leftovers = conn.execute(
+                "SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+                "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND NOT i.indisvalid AND ic.relname ~ '_ccnew[0-9]*$'",
+                (stats.schema, stats.name)).fetchall()
+            for (index,) in leftovers:
+                drop = sql.SQL('DROP INDEX CONCURRENTLY IF EXISTS {}').format(qualified(stats.schema, index))
+                self.record(drop.as_string(conn))
+                conn.execute(drop)
+                dropped.append(index)
+        except psycopg.Error as exc:
+            self.module.warn(f'could not drop invalid index copies on {stats.qualified_name} '
+                             f"(the next run retries): {' '.join(str(exc).split())}")
+        return dropped
 
     def measure_after(self, conn, row: dict) -> None:
         """Dead tuples and catalog sizes after the operation (the same lock-free measure as the plan)."""
@@ -530,6 +695,8 @@ class PgVacuum:
         all_stats = self.fetch_stats(conn)
         plan, left_alone, missing = build_plan(all_stats, p['operation'], self.limits, self.tables,
                                                p['schemas'], p['exclude'])
+        if p['operation'] in REWRITES and p['space_check'] and plan:
+            plan, left_alone = self.plan_space(conn, plan, left_alone)
         if missing:
             conn.close()
             self.module.fail_json(msg=f"Tables not found in database {p['login_db']!r}: {', '.join(missing)}",
@@ -559,11 +726,26 @@ class PgVacuum:
             for thread in threads:
                 thread.join()
             conn.close()
+        self._save_history()
         result['tables'] = [results[i] for i in sorted(results)]
         result['queries'] = self.queries
         result['changed'] = any(row['status'] == 'done' for row in result['tables'])
         result['summary'] = self.summarize(result['tables'], len(all_stats))
         return result
+
+    def plan_space(self, conn, plan: list[PlanItem], left_alone: list[dict]) -> tuple[list[PlanItem], list[dict]]:
+        """Leave out rewrites there is no (verifiable) room for, saying why."""
+        self.load_paths(conn)
+        kept = []
+        for item in plan:
+            problem = self.space_problem(item)
+            self.release_space(item)
+            if problem:
+                left_alone.append({'schema': item.stats.schema, 'name': item.stats.name,
+                                   'reason': f'{item.reason}; {problem}', 'dead_tuples': item.stats.dead_tuples})
+            else:
+                kept.append(item)
+        return kept, left_alone
 
     def planned_row(self, conn, item: PlanItem, version: int) -> dict:
         stats = item.stats
@@ -612,6 +794,8 @@ def main() -> None:
         deadline=dict(type='str'),
         time_budget=dict(type='str'),
         jobs=dict(type='int', default=1),
+        space_check=dict(type='bool', default=True),
+        history_file=dict(type='path'),
         on_standby=dict(type='str', default='skip', choices=['skip', 'fail']),
     )
     module = AnsibleModule(

@@ -67,12 +67,12 @@ class ModuleRunner:
         return [sys.executable, str(source), str(path)], path
 
     def __call__(self, module: str, args: dict, check: bool = False, timeout: float = 120) -> dict:
-        argv, _ = self.command(module, args, check)
+        argv = self.command(module, args, check)[0]
         done = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=timeout, check=False)
         return self.parse(done.stdout, done.stderr)
 
     def start(self, module: str, args: dict, check: bool = False) -> subprocess.Popen:
-        argv, _ = self.command(module, args, check)
+        argv = self.command(module, args, check)[0]
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
 
     @staticmethod
@@ -83,5 +83,3 @@ class ModuleRunner:
             raise AssertionError(f'module printed no JSON result:\nstdout: {stdout}\nstderr: {stderr}') from exc
         result['_stderr'] = stderr
         return result
-
-

@@ -213,6 +213,6 @@ def test_bad_options_fail_clearly(pg, run_module, bad, message):
 
 
 def test_missing_table_is_named(pg, db, run_module):
-    name, _ = db
+    name = db[0]
     result = run_module('pg_vacuum', args(pg, name, tables=['public.nope']), check=True)
     assert result['failed'] is True and 'public.nope' in result['msg']

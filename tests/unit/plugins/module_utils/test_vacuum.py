@@ -8,6 +8,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import 
     TableStats,
     Thresholds,
     build_plan,
+    estimate_index_bloat,
     estimate_table_bloat,
     matches_any,
     parse_table_name,
@@ -30,12 +31,12 @@ class TestSelect:
         assert benefit == 5000
 
     def test_many_dead_tuples_but_low_ratio_is_left_alone(self):
-        chosen, reason, _ = select(stats(live_tuples=10_000_000, dead_tuples=5000), 'vacuum', Thresholds())
+        chosen, reason = select(stats(live_tuples=10_000_000, dead_tuples=5000), 'vacuum', Thresholds())[:2]
         assert not chosen
         assert reason.startswith('below threshold')
 
     def test_high_ratio_but_few_dead_tuples_is_left_alone(self):
-        chosen, _, _ = select(stats(live_tuples=10, dead_tuples=500), 'vacuum', Thresholds())
+        chosen = select(stats(live_tuples=10, dead_tuples=500), 'vacuum', Thresholds())[:2][0]
         assert not chosen
 
     def test_thresholds_are_inclusive(self):
@@ -46,13 +47,13 @@ class TestSelect:
     def test_analyze_uses_modifications_and_never_analyzed(self):
         assert select(stats(mod_since_analyze=2000), 'analyze', Thresholds())[0]
         assert not select(stats(mod_since_analyze=10), 'analyze', Thresholds())[0]
-        chosen, reason, _ = select(stats(analyzed=False), 'analyze', Thresholds())
+        chosen, reason = select(stats(analyzed=False), 'analyze', Thresholds())[:2]
         assert chosen and reason == 'never analyzed'
         assert not select(stats(analyzed=False, live_tuples=0), 'analyze', Thresholds())[0]
 
     def test_vacuum_analyze_takes_either_reason(self):
         assert select(stats(dead_tuples=5000), 'vacuum_analyze', Thresholds())[0]
-        chosen, reason, _ = select(stats(mod_since_analyze=5000), 'vacuum_analyze', Thresholds())
+        chosen, reason = select(stats(mod_since_analyze=5000), 'vacuum_analyze', Thresholds())[:2]
         assert chosen and 'modified since last analyze' in reason
         assert not select(stats(), 'vacuum_analyze', Thresholds())[0]
 
@@ -61,11 +62,11 @@ class TestSelect:
         assert not select(stats(xid_age=1000), 'vacuum_freeze', Thresholds())[0]
 
     def test_force_takes_every_table_and_says_so(self):
-        chosen, reason, _ = select(stats(), 'vacuum', Thresholds(force=True))
+        chosen, reason = select(stats(), 'vacuum', Thresholds(force=True))[:2]
         assert chosen and reason.startswith('force:')
 
     def test_max_table_bytes_wins_even_over_force(self):
-        chosen, reason, _ = select(stats(dead_tuples=9000), 'vacuum', Thresholds(max_table_bytes=1000, force=True))
+        chosen, reason = select(stats(dead_tuples=9000), 'vacuum', Thresholds(max_table_bytes=1000, force=True))[:2]
         assert not chosen and 'too large for the window' in reason
 
     def test_vacuum_full_needs_bloat_ratio_and_bytes(self):
@@ -88,7 +89,7 @@ class TestBloat:
         assert ratio == pytest.approx(0.5)
 
     def test_fillfactor_is_respected(self):
-        bloat, _ = estimate_table_bloat(stats(live_tuples=52 * 100, table_bytes=8192 * 100, pages=100, fillfactor=50))
+        bloat = estimate_table_bloat(stats(live_tuples=52 * 100, table_bytes=8192 * 100, pages=100, fillfactor=50))[0]
         assert bloat == 0
 
     def test_without_statistics_the_dead_ratio_stands_in(self):
@@ -98,6 +99,31 @@ class TestBloat:
 
     def test_empty_table(self):
         assert estimate_table_bloat(stats(table_bytes=0)) == (0, 0.0)
+
+
+class TestIndexBloat:
+    def test_index_larger_than_expected_is_bloat(self):
+        bloat, ratio = estimate_index_bloat(stats(index_bytes=1000 * 8192, index_expected_bytes=250 * 8192))
+        assert bloat == 750 * 8192
+        assert ratio == pytest.approx(0.75)
+
+    def test_index_smaller_than_expected_is_not_negative(self):
+        assert estimate_index_bloat(stats(index_bytes=100, index_expected_bytes=500)) == (0, 0.0)
+
+    def test_without_statistics_the_dead_ratio_stands_in(self):
+        bloat, ratio = estimate_index_bloat(stats(index_bytes=1000, index_expected_bytes=0, live_tuples=50,
+                                                  dead_tuples=50))
+        assert (bloat, ratio) == (500, 0.5)
+
+    def test_reindex_is_chosen_on_index_bloat_not_heap_bloat(self):
+        limits = Thresholds(min_bloat_ratio=0.3, min_bloat_bytes=1)
+        fat_index = stats(index_bytes=100 * 8192, index_expected_bytes=10 * 8192)
+        chosen, reason = select(fat_index, 'reindex', limits)[:2]
+        assert chosen and 'estimated index bloat' in reason
+        slim_index = stats(index_bytes=10 * 8192, index_expected_bytes=10 * 8192, live_tuples=10,
+                           table_bytes=8192 * 1000, pages=1000)
+        assert select(slim_index, 'vacuum_full', limits)[0]
+        assert not select(slim_index, 'reindex', limits)[0]
 
 
 class TestNames:
@@ -135,10 +161,11 @@ class TestPlan:
 
     def test_explicit_tables_schemas_and_exclude(self):
         rows = [stats('a', dead_tuples=5000), stats('b', 's2', dead_tuples=5000), stats('c', dead_tuples=5000)]
-        plan, _, missing = build_plan(rows, 'vacuum', Thresholds(), tables=[('public', 'a'), ('public', 'zz')])
+        planned = build_plan(rows, 'vacuum', Thresholds(), tables=[('public', 'a'), ('public', 'zz')])
+        plan, missing = planned[0], planned[2]
         assert [i.stats.name for i in plan] == ['a'] and missing == ['public.zz']
-        plan, _, _ = build_plan(rows, 'vacuum', Thresholds(), schemas=['s2'])
+        plan = build_plan(rows, 'vacuum', Thresholds(), schemas=['s2'])[0]
         assert [i.stats.name for i in plan] == ['b']
-        plan, left, _ = build_plan(rows, 'vacuum', Thresholds(), exclude=['c'])
+        plan, left = build_plan(rows, 'vacuum', Thresholds(), exclude=['c'])[:2]
         assert [i.stats.name for i in plan] == ['a', 'b']
         assert {'schema': 'public', 'name': 'c', 'reason': 'excluded'} in left
