@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pg_helpers import PASSWORD, flush_stats, make_table, table_state
+from pg_helpers import PASSWORD, flush_stats, make_table
 from pgsandbox import Cluster
 
 MB = 1024 * 1024
