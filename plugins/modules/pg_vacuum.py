@@ -230,7 +230,9 @@ tables:
       description: Dead tuples after the operation (null when it did not run).
       type: int
     size_before:
-      description: Table size in bytes (heap, TOAST, maps) before.
+      description:
+        - Table size in bytes (heap, TOAST, maps) before, measured right before the operation
+          (in check mode, and when the table is locked, the catalog's estimate from C(relpages)).
       type: int
     size_after:
       description: Table size in bytes after (null when it did not run).
@@ -296,6 +298,11 @@ database:
   returned: always
   type: str
   sample: app
+operation:
+  description: The operation.
+  returned: always
+  type: str
+  sample: vacuum_analyze
 in_recovery:
   description: Whether the server is a standby.
   returned: always
@@ -571,6 +578,9 @@ class PgVacuum:
         if why_defer:
             row.update(status='deferred', reason=f'{item.reason}; {why_defer}')
             return row
+        sizes = self.measure_size(conn, item.stats.schema, item.stats.name)
+        if sizes:
+            row['size_before'], row['index_size_before'] = sizes
         try:
             return self.execute_item(conn, notices, item, query, row)
         finally:
@@ -635,19 +645,32 @@ class PgVacuum:
                              f"(the next run retries): {' '.join(str(exc).split())}")
         return dropped
 
-    def measure_after(self, conn, row: dict) -> None:
-        """Dead tuples and catalog sizes after the operation (the same lock-free measure as the plan)."""
+    @staticmethod
+    def measure_size(conn, schema: str, name: str) -> tuple[int, int] | None:
+        """Exact (table, indexes) bytes, or None when another session holds the table: the size
+        functions take a lock, so they get 50 ms at most and the catalog estimate stands in."""
+        target = qualified(schema, name).as_string(conn)
         try:
-            cursor = conn.execute(STATS_QUERY + ' AND n.nspname = %s AND c.relname = %s', (row['schema'], row['name']))
-            names = [column.name for column in cursor.description]
-            found = cursor.fetchone()
+            with conn.transaction():
+                conn.execute("SELECT set_config('lock_timeout', '50ms', true)")
+                return conn.execute('SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)',
+                                    (target, target)).fetchone()
         except psycopg.Error:
-            return
+            return None
+
+    def measure_after(self, conn, row: dict) -> None:
+        """Dead tuples and sizes after the operation."""
+        try:
+            found = conn.execute(
+                'SELECT COALESCE(s.n_dead_tup, 0) FROM pg_stat_all_tables s '
+                'WHERE s.schemaname = %s AND s.relname = %s', (row['schema'], row['name'])).fetchone()
+        except psycopg.Error:
+            found = None
         if found:
-            after = dict(zip(names, found))
-            row['dead_tuples_after'] = after['dead_tuples']
-            row['size_after'] = after['table_bytes']
-            row['index_size_after'] = after['index_bytes']
+            row['dead_tuples_after'] = found[0]
+        sizes = self.measure_size(conn, row['schema'], row['name'])
+        if sizes:
+            row['size_after'], row['index_size_after'] = sizes
 
     def worker(self, work: queue.Queue, results: dict, version: int, first_conn=None) -> None:
         conn = first_conn
@@ -679,7 +702,8 @@ class PgVacuum:
         conn, timeouts = self.open_session()
         version = conn.info.server_version
         result = {
-            'changed': False, 'database': p['login_db'], 'server_version': server_version(conn),
+            'changed': False, 'database': p['login_db'], 'operation': p['operation'],
+            'server_version': server_version(conn),
             'tables': [], 'not_selected': [], 'queries': [],
         }
         in_recovery = conn.execute('SELECT pg_is_in_recovery()').fetchone()[0]

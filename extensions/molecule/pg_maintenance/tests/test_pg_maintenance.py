@@ -1,0 +1,50 @@
+"""Database state after the weekly and monthly task sets (testinfra, through docker exec)."""
+
+from __future__ import annotations
+
+import pytest
+
+# Tables whose deletes left most of their pages empty (over the 40% bloat threshold).
+REWRITTEN = [('shop', 'sales', 'Audit Log'), ('auth', 'public', 'sessions')]
+UNTOUCHED_BY_REWRITE = [('shop', 'public', 'countries'), ('shop', 'public', 'customers'),
+                        ('auth', 'public', 'users'), ('analytics', 'public', 'daily_rollup')]
+
+
+def sizes_before(host):
+    rows = host.file('/var/tmp/sizes-before.txt').content_string.splitlines()
+    return {tuple(r.split('|')[:3]): int(r.split('|')[3]) for r in rows if r}
+
+
+def size_now(host, database, schema, table):
+    query = f"SELECT pg_total_relation_size(format('%I.%I', '{schema}', '{table}'))"
+    return int(host.check_output(f'runuser -u postgres -- psql -d {database} -Atc "{query}"'))
+
+
+def dead_now(host, database, schema, table):
+    query = f"SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname = '{schema}' AND relname = '{table}'"
+    return int(host.check_output(f'runuser -u postgres -- psql -d {database} -Atc "{query}"'))
+
+
+@pytest.mark.parametrize('database, schema, table', REWRITTEN)
+def test_bloated_tables_were_rewritten_smaller(host, database, schema, table):
+    before = sizes_before(host)[(database, schema, table)]
+    assert size_now(host, database, schema, table) < before * 0.7
+    assert dead_now(host, database, schema, table) == 0
+
+
+@pytest.mark.parametrize('database, schema, table', UNTOUCHED_BY_REWRITE)
+def test_clean_tables_keep_their_size(host, database, schema, table):
+    assert size_now(host, database, schema, table) == sizes_before(host)[(database, schema, table)]
+
+
+def test_rewrite_durations_were_recorded(host):
+    history = host.file('/var/lib/postgresql/runbook-pg_vacuum-history.json')
+    assert history.exists
+    assert 'sessions/vacuum_full' in history.content_string
+
+
+def test_no_invalid_index_is_left(host):
+    for database in ('shop', 'analytics', 'auth'):
+        out = host.check_output(f'runuser -u postgres -- psql -d {database} -Atc '
+                                '"SELECT count(*) FROM pg_index WHERE NOT indisvalid"')
+        assert out == '0'
