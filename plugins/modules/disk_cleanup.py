@@ -162,6 +162,16 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+directory:
+  description: The cleaned directory, symlinks resolved.
+  returned: always
+  type: str
+  sample: /var/log/app
+action:
+  description: The action applied.
+  returned: always
+  type: str
+  sample: delete
 files:
   description: Paths touched (or that would be), oldest first, at most O(max_files_listed).
   returned: always
@@ -498,7 +508,7 @@ class DiskCleanup:
         finally:
             os.close(root_fd)
         result = {
-            'changed': bool(touched), 'path': self.real, 'action': p['action'],
+            'changed': bool(touched), 'directory': self.real, 'action': p['action'],
             'files': touched[:p['max_files_listed']], 'files_count': len(touched),
             'bytes_freed': self.freed, 'free_before': self.before, 'skipped_files': selection.skipped,
             'open_files': open_listed, 'errors': errors[:p['max_files_listed']],
