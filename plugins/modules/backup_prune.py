@@ -1,0 +1,302 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, runbook.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: backup_prune
+short_description: Grandfather-father-son retention of backups on disk or in S3
+version_added: 0.1.0
+description:
+  - Keeps the newest backup of each of the last O(daily) days, O(weekly) ISO weeks and
+    O(monthly) months and deletes the other artefacts (with their JSON manifests) of a directory
+    or an S3 prefix.
+  - Never deletes the newest verified backup or anything newer, and deletes nothing at all while
+    the latest backup failed its verification or none has been verified yet. A backup counts as
+    verified when its manifest (C(<artefact>.json)) says C(verified: true), as the backup role
+    records after C(runbook.maintenance.backup_verify) passed.
+  - In check mode lists what would be pruned and why, and deletes nothing.
+author:
+  - Runbook Maintainers (@runbook-maintenance)
+attributes:
+  check_mode:
+    support: full
+    description: Lists the artefacts it would delete, with the reason, and deletes nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  idempotent:
+    support: full
+    description: Applying the policy to what it kept prunes nothing more.
+options:
+  path:
+    description: Directory holding the artefacts (not searched recursively; symlinks are never followed).
+    type: path
+  s3_bucket:
+    description: Bucket holding the artefacts (with O(s3_prefix)).
+    type: str
+  s3_prefix:
+    description: Key prefix of the artefacts in O(s3_bucket), e.g. V(postgresql/app/).
+    type: str
+    default: ''
+  endpoint_url:
+    description: S3-compatible endpoint (MinIO, Ceph, ...). Default, AWS.
+    type: str
+  region:
+    description: S3 region.
+    type: str
+  aws_access_key:
+    description: Access key (default from the environment or the instance profile).
+    type: str
+  aws_secret_key:
+    description: Secret key.
+    type: str
+  pattern:
+    description: Glob the artefact names must match (manifests, C(*.json), are never artefacts).
+    type: str
+    default: '*'
+  daily:
+    description: Days whose newest backup is kept.
+    type: int
+    default: 7
+  weekly:
+    description: ISO weeks whose newest backup is kept.
+    type: int
+    default: 4
+  monthly:
+    description: Months whose newest backup is kept.
+    type: int
+    default: 12
+requirements:
+  - boto3 for S3
+'''
+
+EXAMPLES = r'''
+- name: Apply 7/4/12 retention to the local dumps (after today's dump verified)
+  runbook.maintenance.backup_prune:
+    path: /var/backups/postgresql/app
+    pattern: 'app-*.dump'
+
+- name: What would go from the S3 copies?
+  runbook.maintenance.backup_prune:
+    s3_bucket: backups
+    s3_prefix: postgresql/app/
+    endpoint_url: https://minio.internal:9000
+  check_mode: true
+'''
+
+RETURN = r'''
+kept:
+  description: Artefacts kept, newest first, with every reason (daily, weekly, monthly, newest verified...).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{artefact: /var/backups/app-20261129.dump, reasons: [newest verified backup, daily 2026-11-29]}]
+pruned:
+  description: Artefacts deleted (or that would be), with the reason and size.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{artefact: /var/backups/app-20260101.dump, reason: outside the 7 daily / 4 weekly / 12 monthly kept, size: 1024}]
+blocked:
+  description: Why nothing was pruned at all (latest backup failed verification, none verified), else null.
+  returned: always
+  type: str
+bytes_freed:
+  description: Bytes of the pruned artefacts (and manifests).
+  returned: always
+  type: int
+'''
+
+import datetime
+import fnmatch
+import json
+import os
+import shutil
+import stat
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, plan_retention
+
+try:
+    import boto3
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
+
+def parse_time(value) -> datetime.datetime | None:
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def verified_flag(manifest: dict | None) -> bool | None:
+    if not manifest or manifest.get('verified') is None:
+        return None
+    return bool(manifest['verified'])
+
+
+class LocalStore:
+    """Artefacts of one directory: regular files or directories, never symlinks."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def list(self, pattern: str) -> list[dict]:
+        found = []
+        with os.scandir(self.path) as entries:
+            for entry in entries:
+                if entry.name.endswith('.json') or entry.name.startswith('.') or not fnmatch.fnmatchcase(entry.name, pattern):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(info.st_mode) or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                    continue
+                manifest = self.manifest(entry.name)
+                size = info.st_size if stat.S_ISREG(info.st_mode) else self.tree_size(entry.path)
+                found.append({'name': entry.name, 'artefact': entry.path, 'size': size, 'manifest': manifest,
+                              'mtime': datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc)})
+        return found
+
+    def manifest(self, name: str) -> dict | None:
+        try:
+            with open(os.path.join(self.path, f'{name}.json'), encoding='utf-8') as handle:
+                data = json.load(handle)
+            return data if isinstance(data, dict) else None
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def tree_size(path: str) -> int:
+        total = 0
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(root, name)).st_size
+                except OSError:
+                    pass
+        return total
+
+    def delete(self, item: dict) -> None:
+        target = item['artefact']
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)  # does not follow symlinks found inside
+        else:
+            os.unlink(target)
+        manifest = f'{target}.json'
+        if os.path.lexists(manifest):
+            os.unlink(manifest)
+
+
+class S3Store:
+    def __init__(self, module: AnsibleModule) -> None:
+        p = module.params
+        self.bucket, self.prefix = p['s3_bucket'], p['s3_prefix']
+        self.client = boto3.client('s3', endpoint_url=p['endpoint_url'], region_name=p['region'],
+                                   aws_access_key_id=p['aws_access_key'], aws_secret_access_key=p['aws_secret_key'])
+
+    def list(self, pattern: str) -> list[dict]:
+        objects = {}
+        for page in self.client.get_paginator('list_objects_v2').paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get('Contents', []):
+                objects[obj['Key']] = obj
+        found = []
+        for key, obj in objects.items():
+            name = key[len(self.prefix):]
+            if key.endswith('.json') or '/' in name or not fnmatch.fnmatchcase(name, pattern):
+                continue
+            manifest = None
+            if f'{key}.json' in objects:
+                try:
+                    manifest = json.loads(self.client.get_object(Bucket=self.bucket, Key=f'{key}.json')['Body'].read())
+                except ValueError:
+                    manifest = None
+            found.append({'name': name, 'key': key, 'artefact': f's3://{self.bucket}/{key}', 'size': obj['Size'],
+                          'manifest': manifest if isinstance(manifest, dict) else None, 'mtime': obj['LastModified']})
+        return found
+
+    def delete(self, item: dict) -> None:
+        self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': [{'Key': item['key']},
+                                                                            {'Key': f"{item['key']}.json"}]})
+
+
+class BackupPrune:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        p = module.params
+        for key in ('daily', 'weekly', 'monthly'):
+            if p[key] < 0:
+                module.fail_json(msg=f'{key} cannot be negative, got {p[key]}')
+        if p['path']:
+            if not os.path.isdir(p['path']) or os.path.islink(p['path']):
+                module.fail_json(msg=f"path {p['path']} is not a directory")
+            self.store = LocalStore(p['path'])
+        else:
+            if not HAS_BOTO3:
+                module.fail_json(msg=missing_required_lib('boto3'))
+            self.store = S3Store(module)
+
+    def run(self) -> dict:
+        p = self.module.params
+        try:
+            items = self.store.list(p['pattern'])
+        except Exception as exc:  # noqa: BLE001 - OSError or botocore errors, reported alike
+            self.module.fail_json(msg=f'cannot list the backups: {exc}')
+        by_id = {item['artefact']: item for item in items}
+        backups = [Backup(item['artefact'],
+                          parse_time((item['manifest'] or {}).get('created_at')) or item['mtime'],
+                          verified_flag(item['manifest'])) for item in items]
+        decision = plan_retention(backups, p['daily'], p['weekly'], p['monthly'])
+        pruned, errors, freed = [], [], 0
+        for backup in sorted(backups, key=lambda b: b.created_at):
+            if backup.id not in decision.prune:
+                continue
+            item = by_id[backup.id]
+            if not self.module.check_mode:
+                try:
+                    self.store.delete(item)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"{backup.id}: {exc}")
+                    continue
+            freed += item['size']
+            pruned.append({'artefact': backup.id, 'reason': decision.prune[backup.id], 'size': item['size'],
+                           'created_at': backup.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')})
+        kept = [{'artefact': b.id, 'reasons': decision.keep[b.id], 'verified': b.verified,
+                 'created_at': b.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')}
+                for b in sorted(backups, key=lambda b: b.created_at, reverse=True) if b.id in decision.keep]
+        result = {'changed': bool(pruned), 'kept': kept, 'pruned': pruned, 'blocked': decision.blocked,
+                  'bytes_freed': freed, 'errors': errors}
+        if errors:
+            self.module.fail_json(msg=f'{len(errors)} artefact(s) could not be deleted: {errors[0]}', **result)
+        return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path'),
+            s3_bucket=dict(type='str'),
+            s3_prefix=dict(type='str', default=''),
+            endpoint_url=dict(type='str'),
+            region=dict(type='str'),
+            aws_access_key=dict(type='str', no_log=True),
+            aws_secret_key=dict(type='str', no_log=True),
+            pattern=dict(type='str', default='*'),
+            daily=dict(type='int', default=7),
+            weekly=dict(type='int', default=4),
+            monthly=dict(type='int', default=12),
+        ),
+        required_one_of=[('path', 's3_bucket')],
+        mutually_exclusive=[('path', 's3_bucket')],
+        supports_check_mode=True,
+    )
+    module.exit_json(**BackupPrune(module).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,73 @@
+"""backup_prune on a real directory and a real S3 server: GFS, safety rules, check == real."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+import boto3
+
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(hour=2, minute=0, second=0, microsecond=0)
+
+
+def make_history(directory, days, verified=True, latest_verified=True):
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(days):
+        created = NOW - datetime.timedelta(days=i)
+        name = f"app-{created:%Y%m%d}.dump"
+        (directory / name).write_bytes(b'x' * 100)
+        flag = latest_verified if i == 0 else verified
+        (directory / f'{name}.json').write_text(json.dumps({'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'),
+                                                            'verified': flag, 'sha256': 'n/a'}))
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_check_mode_lists_what_the_real_run_prunes_and_the_newest_stays(run_module, tmp_path):
+    store = tmp_path / 'backups'
+    before = make_history(store, 90)
+    os.symlink('/etc/hostname', store / 'app-symlink.dump')
+    check = run_module('backup_prune', {'path': str(store), 'pattern': 'app-*.dump'}, check=True)
+    assert sorted(p.name for p in store.iterdir()) == sorted(before + ['app-symlink.dump'])
+    real = run_module('backup_prune', {'path': str(store), 'pattern': 'app-*.dump'})
+    assert [p['artefact'] for p in real['pruned']] == [p['artefact'] for p in check['pruned']]
+    assert len(real['kept']) <= 7 + 4 + 12 and len(real['pruned']) == 90 - len(real['kept'])
+    newest = f"app-{NOW:%Y%m%d}.dump"
+    assert (store / newest).exists() and (store / f'{newest}.json').exists()
+    assert real['kept'][0]['artefact'].endswith(newest) and 'newest verified backup' in real['kept'][0]['reasons']
+    for pruned in real['pruned']:
+        assert not os.path.exists(pruned['artefact']) and not os.path.exists(pruned['artefact'] + '.json')
+    assert os.path.islink(store / 'app-symlink.dump')  # never an artefact
+    assert real['bytes_freed'] == 100 * len(real['pruned'])
+    again = run_module('backup_prune', {'path': str(store), 'pattern': 'app-*.dump'})
+    assert again['changed'] is False and again['pruned'] == []
+
+
+def test_nothing_is_pruned_while_the_latest_backup_failed_verification(run_module, tmp_path):
+    store = tmp_path / 'backups'
+    before = make_history(store, 60, latest_verified=False)
+    result = run_module('backup_prune', {'path': str(store)})
+    assert result['changed'] is False and result['pruned'] == [] and 'failed verification' in result['blocked']
+    assert sorted(p.name for p in store.iterdir()) == before
+
+
+def test_s3_prefix_retention(run_module, s3_server):
+    s3 = boto3.client('s3', endpoint_url=s3_server, region_name='us-east-1')
+    s3.create_bucket(Bucket='prune-test')
+    for i in range(40):
+        created = NOW - datetime.timedelta(days=i)
+        key = f"pg/app/app-{created:%Y%m%d}.dump"
+        s3.put_object(Bucket='prune-test', Key=key, Body=b'y' * 10)
+        s3.put_object(Bucket='prune-test', Key=f'{key}.json', Body=json.dumps(
+            {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True}).encode())
+    s3.put_object(Bucket='prune-test', Key='pg/other/keep-me.dump', Body=b'z')
+    args = {'s3_bucket': 'prune-test', 's3_prefix': 'pg/app/', 'endpoint_url': s3_server, 'region': 'us-east-1',
+            'aws_access_key': 'testing', 'aws_secret_key': 'testing-secret-key'}
+    check = run_module('backup_prune', args, check=True)
+    assert len(s3.list_objects_v2(Bucket='prune-test', Prefix='pg/app/')['Contents']) == 80
+    real = run_module('backup_prune', args)
+    assert [p['artefact'] for p in real['pruned']] == [p['artefact'] for p in check['pruned']] and real['pruned']
+    left = {o['Key'] for o in s3.list_objects_v2(Bucket='prune-test')['Contents']}
+    assert 'pg/other/keep-me.dump' in left and f"pg/app/app-{NOW:%Y%m%d}.dump" in left
+    assert len(left) == 1 + 2 * len(real['kept'])
+    assert 'testing-secret-key' not in json.dumps(real)
