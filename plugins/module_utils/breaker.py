@@ -75,6 +75,10 @@ def transition(current: Breaker, action: str, config: Config, now: float, reason
     if new.state == 'open' and not new.forced and action in ('check', 'record_success', 'record_failure') \
             and retry_after(new, config, now) <= 0:
         new.state, new.successes = 'half_open', 0
+    # A success observed while open (the guarded work ran anyway, e.g. tonight's backup that now
+    # verifies) is a trial that succeeded.
+    if new.state == 'open' and not new.forced and action == 'record_success':
+        new.state, new.successes = 'half_open', 0
     if action == 'record_failure':
         new.reason = reason or new.reason
         if new.state == 'half_open':

@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Keeps a named breaker (C(closed), C(open), C(half_open)) in a JSON file, so a failure seen by
     one task or run stops risky steps in later ones. Consecutive failures open it; after
-    O(reset_timeout) it lets a trial through (C(half_open)); successes close it again.
+    O(reset_timeout) it lets a trial through (C(half_open)); successes close it again (a success
+    recorded while it is open counts as a successful trial).
   - State changes are made under an exclusive file lock and written atomically, so concurrent
     tasks count every event and a process killed mid-write never leaves a corrupt file.
   - On every state change it can POST the new state as JSON to an HTTP endpoint (for example a

@@ -40,7 +40,14 @@ def test_threshold_opens_it_with_time_and_reason():
 def test_check_while_open_changes_nothing_before_the_timeout():
     b = run(Breaker(), 'record_failure', 'record_failure', 'record_failure', now=500)
     assert run(b, 'check', now=559) == b
-    assert run(b, 'record_success', now=559).state == 'open'
+    assert run(b, 'record_failure', now=559).state == 'open'
+
+
+def test_a_success_seen_while_open_counts_as_a_successful_trial():
+    b = run(Breaker(), 'record_failure', 'record_failure', 'record_failure', now=500)
+    one = run(b, 'record_success', now=510)
+    assert (one.state, one.successes) == ('half_open', 1)
+    assert run(one, 'record_success', now=511).state == 'closed'
 
 
 def test_timeout_lets_a_trial_through_then_successes_close_it():
