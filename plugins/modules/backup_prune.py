@@ -15,7 +15,7 @@ description:
     or an S3 prefix.
   - Never deletes the newest verified backup or anything newer, and deletes nothing at all while
     the latest backup failed its verification or none has been verified yet. A backup counts as
-    verified when its manifest (C(<artefact>.json)) says C(verified: true), as the backup role
+    verified when its manifest (C(<artefact>.json)) has C(verified) set to true, as the backup role
     records after C(runbook.maintenance.backup_verify) passed.
   - In check mode lists what would be pruned and why, and deletes nothing.
 author:
@@ -221,8 +221,8 @@ class S3Store:
         return found
 
     def delete(self, item: dict) -> None:
-        self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': [{'Key': item['key']},
-                                                                            {'Key': f"{item['key']}.json"}]})
+        keys = [{'Key': item['key']}, {'Key': f"{item['key']}.json"}]
+        self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': keys})
 
 
 class BackupPrune:

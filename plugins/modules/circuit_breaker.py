@@ -37,7 +37,7 @@ options:
     required: true
   state_dir:
     description:
-      - Directory of the state files on the host that runs the task. Use C(delegate_to: localhost)
+      - Directory of the state files on the host that runs the task. Use C(delegate_to=localhost)
         to keep the state on the controller.
     type: path
     default: /var/lib/runbook-maintenance/breakers

@@ -496,6 +496,8 @@ class PgVacuum:
 
     def open_session(self):
         conn = connect(self.module, self.params['login_db'])
+        # The catalog query is cheap; JIT compiling it would cost seconds on large catalogs.
+        conn.execute("SELECT set_config('jit', 'off', false)")
         timeouts = set_session_timeouts(
             conn,
             pg_interval(self.params['lock_timeout']) if self.params['lock_timeout'] else None,

@@ -1,0 +1,317 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, runbook.maintenance contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: backup_create
+short_description: A database dump, the globals or an archive of paths, with a manifest, that fails honestly
+version_added: 0.1.0
+description:
+  - V(database) dumps O(login_db) with C(pg_dump) in custom format (or directory format with
+    O(jobs) parallel workers); V(globals) dumps roles and tablespaces with
+    C(pg_dumpall --globals-only); V(paths) archives configuration files, Docker volumes or model
+    folders as a compressed tar.
+  - Every artefact gets a JSON manifest beside it (C(<artefact>.json)) with its sha256, size,
+    creation time (UTC), host, database, server and pg_dump versions, format and, for a
+    database, its tables with their row counts taken in the very snapshot that was dumped.
+  - A failed dump fails the task (exit status and stderr are checked) and leaves nothing behind,
+    no zero-byte or partial file. The password reaches pg_dump through its environment, never
+    its command line.
+author:
+  - Runbook Maintainers (@runbook-maintenance)
+extends_documentation_fragment:
+  - runbook.maintenance.postgres
+attributes:
+  check_mode:
+    support: full
+    description: Reports the artefact it would create and creates nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  idempotent:
+    support: none
+    description: Every run makes a new backup.
+options:
+  kind:
+    description: What to back up.
+    type: str
+    default: database
+    choices: [database, globals, paths]
+  dest_dir:
+    description: Directory the artefact and its manifest are written to (created if missing).
+    type: path
+    required: true
+  name:
+    description: Base name of the artefact; default C(<database>-<UTC timestamp>), C(globals-<ts>), C(paths-<ts>).
+    type: str
+  format:
+    description: pg_dump format for V(database).
+    type: str
+    default: custom
+    choices: [custom, directory]
+  jobs:
+    description: Parallel pg_dump workers (directory format only).
+    type: int
+    default: 1
+  row_counts:
+    description:
+      - V(exact) counts the rows of every table in the snapshot pg_dump dumps (what the
+        C(rows) check of backup_verify compares), V(estimate) records the planner's estimates
+        (cheap on very large databases), V(none) records no counts.
+    type: str
+    default: exact
+    choices: [exact, estimate, none]
+  paths:
+    description: Files and directories archived by V(paths) (symlinks are stored, never followed).
+    type: list
+    elements: path
+    default: []
+  pg_bin_dir:
+    description: Directory of pg_dump and pg_dumpall. Default, the newest of /usr/lib/postgresql/*/bin, then PATH.
+    type: path
+requirements:
+  - psycopg >= 3.1
+  - pg_dump and pg_dumpall on the host running the module
+'''
+
+EXAMPLES = r'''
+- name: Nightly dump of the app database
+  runbook.maintenance.backup_create:
+    login_db: app
+    dest_dir: /var/backups/postgresql/app
+  register: dump
+
+- name: Roles and tablespaces
+  runbook.maintenance.backup_create:
+    kind: globals
+    dest_dir: /var/backups/postgresql
+
+- name: Configuration and model files
+  runbook.maintenance.backup_create:
+    kind: paths
+    paths: [/etc/postgresql, /srv/models]
+    dest_dir: /var/backups/files
+'''
+
+RETURN = r'''
+artefact:
+  description: Path of the artefact (a file, or a directory for the directory format).
+  returned: always
+  type: str
+  sample: /var/backups/postgresql/app/app-20261129T020000Z.dump
+manifest:
+  description: The manifest written beside the artefact (C(<artefact>.json)).
+  returned: always
+  type: dict
+  sample: {sha256: 9f2c..., size: 1048576, created_at: '2026-11-29T02:00:00Z', database: app, format: custom}
+duration_s:
+  description: Seconds the backup took.
+  returned: always
+  type: float
+  sample: 12.3
+'''
+
+import datetime
+import glob
+import os
+import shutil
+import socket
+import tarfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.maintenance.plugins.module_utils.backup import sha256_file, write_manifest
+from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
+    connect,
+    connection_kwargs,
+    postgres_common_argument_spec,
+    scrub,
+    server_version,
+)
+
+try:
+    from psycopg import sql
+except ImportError:  # reported by connect()
+    sql = None
+
+
+def find_bin(module: AnsibleModule, name: str) -> str:
+    if module.params['pg_bin_dir']:
+        candidate = os.path.join(module.params['pg_bin_dir'], name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+        module.fail_json(msg=f"{name} not found in pg_bin_dir {module.params['pg_bin_dir']}")
+
+    def major(directory: str) -> int:
+        part = directory.split('/')[-2]
+        return int(part) if part.isdigit() else 0
+
+    for directory in sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=major, reverse=True):
+        if os.access(os.path.join(directory, name), os.X_OK):
+            return os.path.join(directory, name)
+    return module.get_bin_path(name, required=True)
+
+
+def libpq_environment(params: dict, dbname: str) -> dict:
+    """PG* variables for the client tools: the password travels here, never in argv."""
+    kwargs = connection_kwargs(params, dbname)
+    mapping = {'host': 'PGHOST', 'port': 'PGPORT', 'user': 'PGUSER', 'password': 'PGPASSWORD', 'dbname': 'PGDATABASE',
+               'sslmode': 'PGSSLMODE', 'sslrootcert': 'PGSSLROOTCERT', 'connect_timeout': 'PGCONNECT_TIMEOUT'}
+    return {mapping[key]: str(value) for key, value in kwargs.items() if key in mapping}
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+class BackupCreate:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        p = module.params
+        if p['jobs'] < 1:
+            module.fail_json(msg=f"jobs must be at least 1, got {p['jobs']}")
+        if p['jobs'] > 1 and p['format'] != 'directory':
+            module.fail_json(msg='jobs > 1 needs format=directory (pg_dump dumps in parallel only there)')
+        if p['kind'] == 'paths' and not p['paths']:
+            module.fail_json(msg='kind=paths needs a list of paths')
+        self.now = datetime.datetime.now(datetime.timezone.utc)
+        self.stamp = self.now.strftime('%Y%m%dT%H%M%SZ')
+
+    def base_manifest(self, artefact_format: str) -> dict:
+        return {'kind': self.module.params['kind'], 'format': artefact_format,
+                'created_at': self.now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'host': socket.gethostname(),
+                'verified': None}
+
+    def run(self) -> dict:
+        p = self.module.params
+        kind = p['kind']
+        if kind == 'database':
+            name = p['name'] or f"{p['login_db']}-{self.stamp}"
+            artefact = os.path.join(p['dest_dir'], name + ('.dump' if p['format'] == 'custom' else '.dir'))
+        elif kind == 'globals':
+            artefact = os.path.join(p['dest_dir'], (p['name'] or f'globals-{self.stamp}') + '.sql')
+        else:
+            artefact = os.path.join(p['dest_dir'], (p['name'] or f'paths-{self.stamp}') + '.tar.gz')
+        result = {'changed': True, 'artefact': artefact, 'manifest': {}, 'duration_s': 0.0}
+        if os.path.lexists(artefact) or os.path.lexists(artefact + '.json'):
+            self.module.fail_json(msg=f'{artefact} already exists: a backup is never overwritten', **result)
+        if self.module.check_mode:
+            result['msg'] = f'would create {artefact} and its manifest'
+            return result
+        os.makedirs(p['dest_dir'], mode=0o750, exist_ok=True)
+        partial = os.path.join(p['dest_dir'], f'.{os.path.basename(artefact)}.partial')
+        remove(partial)
+        began = time.monotonic()
+        try:
+            if kind == 'database':
+                manifest = self.dump_database(partial)
+            elif kind == 'globals':
+                manifest = self.dump_globals(partial)
+            else:
+                manifest = self.archive_paths(partial)
+            if os.path.isfile(partial) and os.path.getsize(partial) == 0:
+                raise RuntimeError('the backup is empty (0 bytes)')
+            os.rename(partial, artefact)
+        except BaseException as exc:
+            remove(partial)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self.module.fail_json(msg=scrub(f'{kind} backup failed, nothing kept: {exc}', p), **result)
+        manifest['size'] = artefact_size(artefact)
+        manifest['sha256'] = sha256_file(artefact) if os.path.isfile(artefact) else None
+        manifest['duration_s'] = round(time.monotonic() - began, 3)
+        write_manifest(artefact, manifest)
+        result.update(manifest=manifest, duration_s=manifest['duration_s'])
+        return result
+
+    def run_tool(self, argv: list[str], env: dict, what: str) -> None:
+        rc, out, err = self.module.run_command(argv, environ_update=env)
+        problems = [line for line in err.splitlines() if line.strip() and 'warning' not in line.lower()]
+        if rc != 0 or problems:
+            raise RuntimeError(f"{what} exited with {rc}: {' '.join((err or out).split())[:2000]}")
+
+    def dump_database(self, partial: str) -> dict:
+        p = self.module.params
+        conn = connect(self.module, p['login_db'], autocommit=False)
+        manifest = self.base_manifest(p['format'])
+        try:
+            conn.execute('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+            snapshot = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
+            tables = conn.execute(
+                "SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)' "
+                "ORDER BY 1, 2").fetchall()
+            rows = []
+            for schema, name, estimate in tables:
+                if p['row_counts'] == 'exact':
+                    count = conn.execute(sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(schema, name))).fetchone()[0]
+                else:
+                    count = max(estimate, 0) if p['row_counts'] == 'estimate' else None
+                rows.append({'schema': schema, 'name': name, 'rows': count})
+            pg_dump = find_bin(self.module, 'pg_dump')
+            argv = [pg_dump, '--snapshot', snapshot, '--no-password', '-f', partial,
+                    '-Fc' if p['format'] == 'custom' else '-Fd']
+            if p['format'] == 'directory':
+                argv += ['-j', str(p['jobs'])]
+            self.run_tool(argv, libpq_environment(p, p['login_db']), 'pg_dump')
+            version = self.module.run_command([pg_dump, '--version'])[1].strip()
+            manifest.update(database=p['login_db'], server_version=server_version(conn)['full'],
+                            pg_dump_version=version, tables=rows, row_counts=p['row_counts'])
+        finally:
+            conn.close()
+        return manifest
+
+    def dump_globals(self, partial: str) -> dict:
+        p = self.module.params
+        pg_dumpall = find_bin(self.module, 'pg_dumpall')
+        self.run_tool([pg_dumpall, '--globals-only', '--no-password', '-f', partial],
+                      libpq_environment(p, p['login_db']), 'pg_dumpall')
+        manifest = self.base_manifest('plain')
+        manifest['pg_dumpall_version'] = self.module.run_command([pg_dumpall, '--version'])[1].strip()
+        return manifest
+
+    def archive_paths(self, partial: str) -> dict:
+        p = self.module.params
+        missing = [path for path in p['paths'] if not os.path.lexists(path)]
+        if missing:
+            raise RuntimeError(f"paths not found: {', '.join(missing)}")
+        with tarfile.open(partial, 'w:gz') as archive:
+            for path in p['paths']:
+                archive.add(path, arcname=path.lstrip('/'), recursive=True)  # symlinks stored as links
+        manifest = self.base_manifest('tar')
+        manifest['paths'] = p['paths']
+        return manifest
+
+
+def artefact_size(path: str) -> int:
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(os.lstat(os.path.join(root, name)).st_size for root, _dirs, files in os.walk(path) for name in files)
+
+
+def main() -> None:
+    argument_spec = postgres_common_argument_spec()
+    argument_spec.update(
+        kind=dict(type='str', default='database', choices=['database', 'globals', 'paths']),
+        dest_dir=dict(type='path', required=True),
+        name=dict(type='str'),
+        format=dict(type='str', default='custom', choices=['custom', 'directory']),
+        jobs=dict(type='int', default=1),
+        row_counts=dict(type='str', default='exact', choices=['exact', 'estimate', 'none']),
+        paths=dict(type='list', elements='path', default=[]),
+        pg_bin_dir=dict(type='path'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module.exit_json(**BackupCreate(module).run())
+
+
+if __name__ == '__main__':
+    main()
