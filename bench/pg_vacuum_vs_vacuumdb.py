@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the weekly pg_vacuum pass against `vacuumdb --analyze --jobs=2`, and pg_vacuum's
 planning time on a database with many tables.
 
@@ -29,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -58,6 +58,21 @@ SCHEMA = 'bench'
 WEEKLY = ('vacuum_analyze', 'analyze', 'vacuum_freeze')
 SPEED_GOAL = 0.25
 PLAN_GOAL_S = 1.0
+
+
+def cpu_busy(seconds: float = 1.0) -> float | None:
+    """Share of CPU time spent busy on the whole machine over `seconds` (/proc/stat), None elsewhere."""
+    def sample():
+        with open('/proc/stat', encoding='ascii') as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except OSError:
+        return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def log(message: str) -> None:
@@ -201,7 +216,8 @@ def make_plan_database(cluster: Cluster, args) -> float:
         conn.execute(PLAN_GENERATE % {'tables': int(args.plan_tables), 'rows': int(args.plan_rows),
                                       'schema': SCHEMA})
         # Analyzed, as in a real database: pg_stats then holds a row per column, which the
-        # planning query reads.
+        # planning query reads. (Inserts flushed first, or they would count after the ANALYZE.)
+        flush_stats(conn)
         conn.execute('ANALYZE')
         flush_stats(conn)
     log(f'database {DB_PLAN}: {args.plan_tables} tables in {time.monotonic() - began:.1f}s')
@@ -273,46 +289,261 @@ def stats_query() -> str:
     return STATS_QUERY
 
 
-def timed_query(conn: psycopg.Connection, query: str, repeat: int = 3) -> tuple[float, list]:
-    """Median wall time of `query` (rows fetched) over `repeat` runs, and its rows."""
-    times, rows = [], []
+# STATS_QUERY restricted to one table, as pg_vacuum's measure_after ran it after each table up to
+# commit 6e77a54 (it now reads pg_stat_all_tables and the size functions instead). Checked so that
+# a replacement query stays correct and cheap in that form too.
+PER_TABLE = ' AND n.nspname = %s AND c.relname = %s'
+
+# Objects that exercise every column of STATS_QUERY: multi-column, expression, partial, covering
+# and duplicate-column indexes, a dropped column, fillfactor, TOAST, inheritance (pg_stats rows
+# with inherited = true and false), partitions, a materialized view, quoted names holding dots,
+# the same table name in two schemas, tables never analyzed or empty, row-level security, and a
+# role that may read only some columns (pg_stats hides the others from it).
+EDGE_SQL = '''
+CREATE SCHEMA edge;
+CREATE SCHEMA "Odd ""Schema""";
+CREATE TABLE edge.multi (a int, b text, c int, d text, e int) WITH (fillfactor = 70);
+INSERT INTO edge.multi SELECT g, 'b' || g, g % 50, repeat('d', g % 40), g FROM generate_series(1, 4000) g;
+CREATE INDEX multi_ab ON edge.multi (a, b);
+CREATE INDEX multi_expr ON edge.multi (lower(b));
+CREATE INDEX multi_partial ON edge.multi (c) WHERE c > 10;
+CREATE INDEX multi_dup ON edge.multi (a, a);
+CREATE UNIQUE INDEX multi_covering ON edge.multi (a) INCLUDE (d);
+CREATE INDEX multi_mixed ON edge.multi (c, (a + 1), b);
+ALTER TABLE edge.multi DROP COLUMN e;
+CREATE TABLE public.multi (a int PRIMARY KEY, b text);
+INSERT INTO public.multi SELECT g, repeat('x', 200) FROM generate_series(1, 1500) g;
+CREATE TABLE edge.noindex (x int, y text);
+INSERT INTO edge.noindex SELECT g, 'y' FROM generate_series(1, 3000) g;
+CREATE TABLE edge.empty (id int PRIMARY KEY);
+CREATE TABLE edge.toasty (id int PRIMARY KEY, big text);
+INSERT INTO edge.toasty SELECT g, (SELECT string_agg(md5(g::text || k::text), '') FROM generate_series(1, 200) k)
+  FROM generate_series(1, 200) g;
+CREATE TABLE edge.parent (id int, v text);
+CREATE TABLE edge.child (extra int) INHERITS (edge.parent);
+CREATE INDEX ON edge.parent (id);
+INSERT INTO edge.parent SELECT g, 'p' || g FROM generate_series(1, 1000) g;
+INSERT INTO edge.child SELECT g, 'c' || g, g FROM generate_series(1, 2000) g;
+CREATE TABLE edge.part (id int, v text) PARTITION BY RANGE (id);
+CREATE TABLE edge.part_1 PARTITION OF edge.part FOR VALUES FROM (0) TO (1000);
+CREATE TABLE edge.part_2 PARTITION OF edge.part FOR VALUES FROM (1000) TO (3000);
+CREATE INDEX ON edge.part (id, v);
+INSERT INTO edge.part SELECT g, 'v' || g FROM generate_series(0, 2999) g;
+CREATE MATERIALIZED VIEW edge.mv AS SELECT a, b, c FROM edge.multi WHERE a % 2 = 0;
+CREATE INDEX ON edge.mv (b);
+CREATE TABLE "Odd ""Schema"""."Mixed Case.Table" ("Col A" int PRIMARY KEY, "b.c" text, "Z" int);
+CREATE INDEX ON "Odd ""Schema"""."Mixed Case.Table" ("b.c", "Z");
+INSERT INTO "Odd ""Schema"""."Mixed Case.Table" SELECT g, 'q' || g, g FROM generate_series(1, 2500) g;
+CREATE UNLOGGED TABLE edge.unlogged (id int PRIMARY KEY, v text);
+INSERT INTO edge.unlogged SELECT g, 'u' FROM generate_series(1, 1000) g;
+CREATE TABLE edge.rls (id int PRIMARY KEY, owner text);
+INSERT INTO edge.rls SELECT g, 'o' || (g % 3) FROM generate_series(1, 1000) g;
+ALTER TABLE edge.rls ENABLE ROW LEVEL SECURITY;
+CREATE ROLE bench_reader LOGIN;
+GRANT USAGE ON SCHEMA edge, "Odd ""Schema""" TO bench_reader;
+GRANT SELECT (a, c) ON edge.multi TO bench_reader;
+GRANT SELECT ON edge.rls, edge.parent, edge.part, "Odd ""Schema"""."Mixed Case.Table" TO bench_reader;
+'''
+EDGE_AFTER_ANALYZE = '''
+CREATE TABLE edge.never_analyzed (id int PRIMARY KEY, v text);
+INSERT INTO edge.never_analyzed SELECT g, 'n' FROM generate_series(1, 2000) g;
+DELETE FROM edge.multi WHERE a % 3 = 0;
+UPDATE edge.noindex SET y = 'z' WHERE x % 4 = 0;
+'''
+DB_EDGE = 'bench_edge'
+EDGE_ROLE = 'bench_reader'
+
+# Runs pg_vacuum with STATS_QUERY replaced by the text of a file, without touching plugins/.
+WITH_QUERY = (
+    'import sys\n'
+    'from ansible_collections.runbook.maintenance.plugins.modules import pg_vacuum\n'
+    'pg_vacuum.STATS_QUERY = open(sys.argv.pop(1)).read()\n'
+    'pg_vacuum.main()\n'
+)
+
+
+def make_edge_database(cluster: Cluster) -> None:
+    with connect(cluster, 'postgres') as admin:
+        admin.execute(sql.SQL('CREATE DATABASE {}').format(sql.Identifier(DB_EDGE)))
+    with connect(cluster, DB_EDGE) as conn:
+        conn.execute(EDGE_SQL)
+        flush_stats(conn)
+        conn.execute('VACUUM ANALYZE')
+        conn.execute(EDGE_AFTER_ANALYZE)
+        flush_stats(conn)
+    time.sleep(0.2)
+
+
+def fresh_timing(cluster: Cluster, dbname: str, query: str, params=None, repeat: int = 5,
+                 setting: str | None = None) -> float:
+    """Median seconds of `query` (rows fetched), each run on a new connection, like the module's
+    (a new backend starts with cold catalog caches)."""
+    times = []
     for dummy in range(repeat):
-        began = time.monotonic()
-        rows = conn.execute(query).fetchall()
-        times.append(time.monotonic() - began)
-    return statistics.median(times), rows
+        with connect(cluster, dbname) as conn:
+            if setting:
+                conn.execute(setting)
+            began = time.monotonic()
+            conn.execute(query, params).fetchall()
+            times.append(time.monotonic() - began)
+    return statistics.median(times)
 
 
-def profile_planning(cluster: Cluster, workdir: Path) -> dict:
-    """EXPLAIN ANALYZE of STATS_QUERY on the plan database; the proposed query's timing and
-    whether it returns the same rows on every bench database."""
+def per_table_timing(cluster: Cluster, dbname: str, query: str, prefix: str, count: int = 6) -> float:
+    """Median seconds of the per-table form of `query` on one connection (the connection's first
+    run, with cold caches, is left out)."""
+    names = [f'{prefix}{i:05d}' for i in range(1, count + 2)]
+    times = []
+    with connect(cluster, dbname) as conn:
+        for n, name in enumerate(names):
+            began = time.monotonic()
+            conn.execute(query + PER_TABLE, (SCHEMA, name)).fetchall()
+            if n:
+                times.append(time.monotonic() - began)
+    return statistics.median(times)
+
+
+def condense_explain(text: str) -> list[tuple[str, float]]:
+    """(what, milliseconds) of the parts of an EXPLAIN ANALYZE: each top-level SubPlan (time per
+    loop x loops), JIT, and the rest (scans and joins)."""
+    lines = text.splitlines()
+    parts: list[tuple[str, float]] = []
+    top_indent = None
+    execution = jit = 0.0
+    for line in lines:
+        found = re.search(r'Execution Time: ([\d.]+) ms', line)
+        if found:
+            execution = float(found.group(1))
+        found = re.search(r'Timing: .*Total ([\d.]+) ms', line)
+        if found:
+            jit = float(found.group(1))
+    for i, line in enumerate(lines):
+        found = re.match(r'^(\s*)SubPlan (\d+)', line)
+        if not found:
+            continue
+        indent = len(found.group(1))
+        top_indent = indent if top_indent is None else min(top_indent, indent)
+        block = [line]
+        for following in lines[i + 1:]:
+            if len(following) - len(following.lstrip()) <= indent:
+                break
+            block.append(following)
+        timing = re.search(r'actual time=[\d.]+\.\.([\d.]+) rows=\d+ loops=(\d+)', '\n'.join(block))
+        total = float(timing.group(1)) * int(timing.group(2)) if timing else 0.0
+        body = '\n'.join(block)
+        if 'pg_options_to_table' in body:
+            what = 'fillfactor (pg_options_to_table per table)'
+        elif 'pg_statistic' in body and 'pg_index' in body:
+            what = 'index_expected_bytes (pg_index + pg_stats per index)'
+        elif 'pg_statistic' in body:
+            what = 'row_width (pg_stats per table)'
+        elif 'pg_index' in body:
+            what = 'index_bytes (pg_index + pg_class per table)'
+        else:
+            what = 'subquery'
+        loops = timing.group(2) if timing else '?'
+        parts.append((indent, f'SubPlan {found.group(2)}: {what}, {loops} loops', total))
+    top = [(what, ms) for indent, what, ms in parts if indent == top_indent]
+    rest = execution - jit - sum(ms for dummy, ms in top)
+    return top + [('JIT compilation (jit_above_cost etc. exceeded)', jit),
+                  ('scans and joins (pg_class, pg_namespace, pg_stat_all_tables, ...)', rest),
+                  ('Execution Time', execution)]
+
+
+def compare(cluster: Cluster, dbname: str, current: str, proposed: str, user: str = 'postgres',
+            per_table: bool = False) -> dict:
+    """Whether `proposed` returns the same columns (names and types) and rows as `current`,
+    over the whole database and, with per_table, in the module's per-table form for every table."""
+    info = dict(cluster.conninfo(dbname), user=user)
+    with psycopg.connect(**info, autocommit=True) as conn:
+        # One snapshot for both, so that the statistics cannot move in between.
+        with conn.transaction():
+            conn.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+            cols = [[(c.name, c.type_code) for c in conn.execute(q + ' LIMIT 0').description]
+                    for q in (current, proposed)]
+            a = sorted(conn.execute(current).fetchall(), key=lambda r: (r[0], r[1]))
+            b = sorted(conn.execute(proposed).fetchall(), key=lambda r: (r[0], r[1]))
+            differing = sum(1 for x, y in zip(a, b) if x != y) + abs(len(a) - len(b))
+            checked = 0
+            if per_table:
+                for row in a:
+                    one = conn.execute(current + PER_TABLE, (row[0], row[1])).fetchall()
+                    other = conn.execute(proposed + PER_TABLE, (row[0], row[1])).fetchall()
+                    checked += 1
+                    differing += one != other or one != [row]
+    return {'columns_equal': cols[0] == cols[1], 'rows': len(a), 'rows_equal': a == b and differing == 0,
+            'differences': differing, 'per_table_checked': checked}
+
+
+def run_module_with_query(cluster: Cluster, workdir: Path, dbname: str, query_file: Path,
+                          args: dict, check: bool = True) -> tuple[dict, float]:
+    payload = dict(cluster.module_args(dbname), **args, _ansible_check_mode=check, _ansible_no_log=False,
+                   _ansible_verbosity=0)
+    path = workdir / f'args-{time.monotonic_ns()}.json'
+    path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': payload}))
+    env = {**os.environ, 'PYTHONPATH': str(COLLECTIONS)}
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, '-c', WITH_QUERY, str(query_file), str(path)], capture_output=True,
+                          text=True, env=env, check=False)
+    elapsed = time.monotonic() - began
+    try:
+        result = json.loads(done.stdout[done.stdout.index('{'):])
+    except ValueError as exc:
+        raise RuntimeError(f'pg_vacuum printed no JSON result:\n{done.stdout}\n{done.stderr}') from exc
+    if result.get('failed'):
+        raise RuntimeError(f"pg_vacuum (proposed query) failed: {result.get('msg')}")
+    return result, elapsed
+
+
+def profile_planning(cluster: Cluster, workdir: Path, results_dir: Path | None) -> dict:
+    """Where STATS_QUERY spends its time on the plan database (EXPLAIN ANALYZE), and, when
+    bench/proposed_stats_query.sql exists, that query's timings and whether it returns the same
+    columns and rows on every bench database (and on one of edge cases, also as a role that
+    may read only some columns)."""
     current = stats_query()
-    out = {}
+    out: dict = {}
     with connect(cluster, DB_PLAN) as conn:
-        plan = conn.execute('EXPLAIN (ANALYZE, BUFFERS) ' + current).fetchall()
-        text = '\n'.join(row[0] for row in plan)
-        (workdir / 'explain_current.txt').write_text(text)
-        out['explain_current'] = text
-        out['current_s'], dummy = timed_query(conn, current)
+        explain = '\n'.join(row[0] for row in conn.execute('EXPLAIN (ANALYZE, BUFFERS) ' + current).fetchall())
+        out['current_cost'] = conn.execute('EXPLAIN (FORMAT JSON) ' + current).fetchone()[0][0]['Plan']['Total Cost']
+        out['jit_above_cost'] = conn.execute('SHOW jit_above_cost').fetchone()[0]
+    out['explain_current'] = explain
+    out['profile_current'] = condense_explain(explain)
+    timings = [('STATS_QUERY (server defaults, JIT on)', DB_PLAN,
+                fresh_timing(cluster, DB_PLAN, current))]
+    timings.append(('STATS_QUERY with SET jit = off', DB_PLAN,
+                    fresh_timing(cluster, DB_PLAN, current, setting='SET jit = off')))
+    per_table = [('STATS_QUERY' + PER_TABLE.replace('%s', "'...'"), db,
+                  per_table_timing(cluster, db, current, 't' if db == DB_PGVACUUM else 'p'))
+                 for db in (DB_PGVACUUM, DB_PLAN)]
     if PROPOSED.exists():
         proposed = PROPOSED.read_text()
         with connect(cluster, DB_PLAN) as conn:
-            plan = conn.execute('EXPLAIN (ANALYZE, BUFFERS) ' + proposed).fetchall()
-            out['explain_proposed'] = '\n'.join(row[0] for row in plan)
-            out['proposed_s'], dummy = timed_query(conn, proposed)
+            out['explain_proposed'] = '\n'.join(
+                row[0] for row in conn.execute('EXPLAIN (ANALYZE, BUFFERS) ' + proposed).fetchall())
+            out['proposed_cost'] = conn.execute('EXPLAIN (FORMAT JSON) ' + proposed).fetchone()[0][0]['Plan']['Total Cost']
+        timings.append(('proposed query (server defaults)', DB_PLAN, fresh_timing(cluster, DB_PLAN, proposed)))
+        per_table += [('proposed' + PER_TABLE.replace('%s', "'...'"), db,
+                       per_table_timing(cluster, db, proposed, 't' if db == DB_PGVACUUM else 'p'))
+                      for db in (DB_PGVACUUM, DB_PLAN)]
+        runs = [run_module_with_query(cluster, workdir, DB_PLAN, PROPOSED, {'operation': 'vacuum_analyze'})
+                for dummy in range(3)]
+        out['module_proposed'] = {'duration_s': statistics.median(r['summary']['duration_s'] for r, w in runs),
+                                  'wall_s': statistics.median(w for r, w in runs),
+                                  'runs': [(r['summary']['duration_s'], w) for r, w in runs]}
+        make_edge_database(cluster)
         out['identical'] = {}
         for dbname in (DB_VACUUMDB, DB_PGVACUUM, DB_PLAN):
-            with connect(cluster, dbname) as conn:
-                # Same transaction snapshot for both, so the statistics cannot move in between.
-                with conn.transaction():
-                    conn.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
-                    cur_cols = [c.name for c in conn.execute(current + ' LIMIT 0').description]
-                    new_cols = [c.name for c in conn.execute(proposed + ' LIMIT 0').description]
-                    a = sorted(conn.execute(current).fetchall(), key=lambda r: (r[0], r[1]))
-                    b = sorted(conn.execute(proposed).fetchall(), key=lambda r: (r[0], r[1]))
-            out['identical'][dbname] = {'columns_equal': cur_cols == new_cols, 'rows': len(a),
-                                        'rows_equal': a == b,
-                                        'differences': sum(1 for x, y in zip(a, b) if x != y) + abs(len(a) - len(b))}
+            out['identical'][dbname] = compare(cluster, dbname, current, proposed)
+        out['identical'][f'{DB_EDGE} (postgres)'] = compare(cluster, DB_EDGE, current, proposed, per_table=True)
+        out['identical'][f'{DB_EDGE} ({EDGE_ROLE})'] = compare(
+            cluster, DB_EDGE, current, proposed, user=EDGE_ROLE, per_table=True)
+    out['timings'] = timings
+    out['per_table'] = per_table
+    if results_dir:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / 'explain_stats_query.txt').write_text(out['explain_current'] + '\n')
+        if 'explain_proposed' in out:
+            (results_dir / 'explain_proposed_query.txt').write_text(out['explain_proposed'] + '\n')
     return out
 
 
@@ -336,8 +567,10 @@ def main() -> int:
     parser.add_argument('--plan-tables', type=int, default=10000, help='tables of the planning database (10000)')
     parser.add_argument('--plan-rows', type=int, default=10, help='rows per table of the planning database (10)')
     parser.add_argument('--jobs', type=int, default=2, help='--jobs of vacuumdb and jobs of pg_vacuum (2)')
-    parser.add_argument('--no-profile', action='store_true', help='skip the STATS_QUERY profile')
-    parser.add_argument('--json', type=Path, help='also write the figures to this JSON file')
+    parser.add_argument('--profile', choices=('auto', 'always', 'never'), default='auto',
+                        help='profile STATS_QUERY when planning misses its goal (auto), always or never')
+    parser.add_argument('--results', type=Path, default=BENCH / 'results',
+                        help="directory for the figures (JSON) and EXPLAIN ANALYZE outputs (bench/results; '' for none)")
     args = parser.parse_args()
     if args.tables < 1 or args.tables > 99999 or args.plan_tables < 1 or args.plan_tables > 99999:
         parser.error('--tables and --plan-tables must be between 1 and 99999')
@@ -353,10 +586,12 @@ def main() -> int:
     signal.signal(signal.SIGHUP, interrupted)
 
     started = time.monotonic()
+    busy_start = cpu_busy()
     workdir = Path(tempfile.mkdtemp(prefix='pg-vacuum-bench-'))
     workdir.chmod(0o755)  # the server runs as the postgres user and must reach its directory
     cluster = Cluster(workdir / 'pg', autovacuum=False)
-    figures: dict = {'args': vars(args) | {'json': str(args.json) if args.json else None}}
+    results_dir = args.results if str(args.results) not in ('', '.') else None
+    figures: dict = {'args': {key: str(value) for key, value in vars(args).items()}}
     try:
         cluster.start()
         with connect(cluster, 'postgres') as conn:
@@ -411,9 +646,10 @@ def main() -> int:
         startup_module_s = statistics.median(r['summary']['duration_s'] for r, dummy in startup)
 
         profile = None
-        if not args.no_profile and plan_module_s >= PLAN_GOAL_S:
-            log('planning goal missed: profiling STATS_QUERY ...')
-            profile = profile_planning(cluster, workdir)
+        if args.profile == 'always' or (args.profile == 'auto' and plan_module_s >= PLAN_GOAL_S):
+            log('profiling STATS_QUERY ...' if plan_module_s < PLAN_GOAL_S else
+                'planning goal missed: profiling STATS_QUERY ...')
+            profile = profile_planning(cluster, workdir, results_dir)
     finally:
         try:
             cluster.destroy()
@@ -421,6 +657,7 @@ def main() -> int:
             import shutil  # pylint: disable=import-outside-toplevel
             shutil.rmtree(workdir, ignore_errors=True)
     total_s = time.monotonic() - started
+    busy_end = cpu_busy()
 
     # ---- figures ---------------------------------------------------------------------------------
     ratio = pgvacuum_s / vacuumdb_s if vacuumdb_s else float('inf')
@@ -430,7 +667,11 @@ def main() -> int:
     dead_how = 'pgstattuple dead_tuple_count' if gen['pgstattuple'] else 'n_dead_tup'
     print()
     print('=' * 100)
-    print(f'pg_vacuum vs vacuumdb  (PostgreSQL {version}, autovacuum off, {os.cpu_count()} CPUs)')
+    busy = [b for b in (busy_start, busy_end) if b is not None]
+    print(f'pg_vacuum vs vacuumdb  (PostgreSQL {version}, autovacuum off, {os.cpu_count()} CPUs, '
+          f'CPU busy with other work: ' + ' before, '.join(f'{b:.0%}' for b in busy) + ' after)')
+    if busy and max(busy) > 0.25:
+        print('  WARNING: the machine was busy with other work: the timings are inflated and noisy')
     print(f'  bench databases: {args.tables} tables x {args.rows} rows + primary key, VACUUM ANALYZEd; '
           f'{len(bloated)} ({args.bloated_percent:g}%) bloated: ~40% of rows dead')
     print(f'  dead tuples on the bloated tables before: {dead_before[DB_VACUUMDB]} ({DB_VACUUMDB}), '
@@ -449,11 +690,14 @@ def main() -> int:
                  'dead_tuples_removed')))
     print()
     print(f'ratio pg_vacuum / vacuumdb: {ratio:.3f}')
-    print(f"goal: pg_vacuum's weekly pass takes at most a quarter of vacuumdb's time and leaves no more "
-          f'dead tuples on the bloated tables')
+    print("goal: pg_vacuum's weekly pass takes at most a quarter of vacuumdb's time and leaves no more "
+          'dead tuples on the bloated tables')
     print(f'  time  {pgvacuum_s:.2f}s <= {SPEED_GOAL:g} x {vacuumdb_s:.2f}s = {SPEED_GOAL * vacuumdb_s:.2f}s: '
           f"{'met' if speed_met else 'NOT met'}")
     print(f'  dead tuples  {pgvacuum_dead} <= {vacuumdb_dead}: {"met" if dead_met else "NOT met"}')
+    print(f'  (fixed cost of one module process, measured in check mode on the near-empty postgres database: '
+          f'{startup_wall_s:.2f}s wall, of which {startup_module_s:.3f}s inside the module; '
+          f'x{len(WEEKLY)} runs = {len(WEEKLY) * startup_wall_s:.2f}s)')
     print(f"  => {'MET' if speed_met and dead_met else 'NOT MET'}")
     print()
     print(f'planning (check mode, operation vacuum_analyze) over {DB_PLAN}: {plan_runs[0][2]} tables '
@@ -463,19 +707,36 @@ def main() -> int:
          ', '.join(f'{r[0]:.3f}/{r[1]:.3f}' for r in plan_runs)),
         ('  (same on the near-empty postgres db)', f'{startup_module_s:.3f}', f'{startup_wall_s:.3f}', ''),
     ], ('', 'summary.duration_s', 'process wall s', 'runs (duration_s/wall s)')))
-    print(f'goal: under {PLAN_GOAL_S:g} s (summary.duration_s): {"met" if plan_met else "NOT met"}')
+    print(f'goal: under {PLAN_GOAL_S:g} s: summary.duration_s {plan_module_s:.3f}s {"met" if plan_met else "NOT met"}; '
+          f'process wall {plan_wall_s:.3f}s {"met" if plan_wall_s < PLAN_GOAL_S else "NOT met"}')
     if profile:
         print()
-        print(f"STATS_QUERY alone on {DB_PLAN}: {profile['current_s']:.3f}s (median of 3); EXPLAIN ANALYZE:")
-        print('\n'.join('    ' + line for line in profile['explain_current'].splitlines()))
-        if 'proposed_s' in profile:
-            print(f"proposed query ({PROPOSED.relative_to(REPO)}) on {DB_PLAN}: {profile['proposed_s']:.3f}s "
-                  f"(median of 3); EXPLAIN ANALYZE:")
-            print('\n'.join('    ' + line for line in profile['explain_proposed'].splitlines()))
-            for dbname, same in profile['identical'].items():
-                print(f"  same result as STATS_QUERY on {dbname}: columns {'equal' if same['columns_equal'] else 'DIFFER'}, "
-                      f"{same['rows']} rows {'identical' if same['rows_equal'] else 'DIFFER'} "
-                      f"({same['differences']} differing)")
+        print(f'profile of STATS_QUERY on {DB_PLAN} (EXPLAIN ANALYZE, server defaults; estimated cost '
+              f"{profile['current_cost']:.0f}, jit_above_cost {profile['jit_above_cost']}):")
+        print(table([(what, f'{ms:.0f}') for what, ms in profile['profile_current']], ('  part', 'ms')))
+        print()
+        print('timings (whole database: median of 5, each on a new connection like the module; per-table form '
+              '(one table, as measure_after used it before 6e77a54): median of 6 tables on one connection):')
+        print(table([(what, db, f'{seconds * 1000:.1f}') for what, db, seconds in profile['timings']]
+                    + [(what, db, f'{seconds * 1000:.1f}') for what, db, seconds in profile['per_table']],
+                    ('  query', 'database', 'ms')))
+        if 'module_proposed' in profile:
+            mod = profile['module_proposed']
+            print()
+            print(f"proposed query: estimated cost {profile['proposed_cost']:.0f}; pg_vacuum check mode on {DB_PLAN} "
+                  f"with it (STATS_QUERY replaced at run time, plugins/ untouched): summary.duration_s "
+                  f"{mod['duration_s']:.3f}, process wall {mod['wall_s']:.3f}s (median of 3: "
+                  + ', '.join(f'{d:.3f}/{w:.3f}' for d, w in mod['runs']) + ')')
+            print(f"  goal under {PLAN_GOAL_S:g} s with it: {'met' if mod['duration_s'] < PLAN_GOAL_S else 'NOT met'}")
+            print()
+            print(f'proposed query ({PROPOSED.relative_to(REPO)}) vs STATS_QUERY, same snapshot:')
+            print(table([(db, 'equal' if same['columns_equal'] else 'DIFFER', same['rows'],
+                          'identical' if same['rows_equal'] else f"DIFFER ({same['differences']})",
+                          same['per_table_checked'] or '-')
+                         for db, same in profile['identical'].items()],
+                        ('  database (role)', 'columns+types', 'rows', 'rows', 'per-table form checked')))
+        if results_dir:
+            print(f'  full EXPLAIN ANALYZE outputs: {results_dir}/explain_*.txt')
     print()
     print(f"total runtime: {total_s:.1f}s (generation of the bench databases {gen['generate_s']:.1f}s)")
     print('=' * 100)
@@ -488,11 +749,12 @@ def main() -> int:
         'goal_speed_met': speed_met, 'goal_dead_met': dead_met,
         'plan_module_s': plan_module_s, 'plan_wall_s': plan_wall_s, 'plan_runs': plan_runs,
         'startup_wall_s': startup_wall_s, 'goal_plan_met': plan_met, 'total_s': total_s,
+        'cpu_busy_other': [busy_start, busy_end],
         'profile': profile,
     })
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=1, default=str))
+    if results_dir:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / 'pg_vacuum_vs_vacuumdb.json').write_text(json.dumps(figures, indent=1, default=str) + '\n')
     return 0
 
 
