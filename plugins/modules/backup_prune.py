@@ -150,6 +150,8 @@ class LocalStore:
 
     def list(self, pattern: str) -> list[dict]:
         found = []
+        if not os.path.exists(self.path):
+            return found  # no backup made yet: nothing to prune
         with os.scandir(self.path) as entries:
             for entry in entries:
                 if entry.name.endswith('.json') or entry.name.startswith('.') or not fnmatch.fnmatchcase(entry.name, pattern):
@@ -233,7 +235,7 @@ class BackupPrune:
             if p[key] < 0:
                 module.fail_json(msg=f'{key} cannot be negative, got {p[key]}')
         if p['path']:
-            if not os.path.isdir(p['path']) or os.path.islink(p['path']):
+            if os.path.lexists(p['path']) and (not os.path.isdir(p['path']) or os.path.islink(p['path'])):
                 module.fail_json(msg=f"path {p['path']} is not a directory")
             self.store = LocalStore(p['path'])
         else:

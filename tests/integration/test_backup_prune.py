@@ -71,3 +71,11 @@ def test_s3_prefix_retention(run_module, s3_server):
     assert 'pg/other/keep-me.dump' in left and f"pg/app/app-{NOW:%Y%m%d}.dump" in left
     assert len(left) == 1 + 2 * len(real['kept'])
     assert 'testing-secret-key' not in json.dumps(real)
+
+
+def test_a_missing_directory_has_nothing_to_prune_but_a_file_is_refused(run_module, tmp_path):
+    empty = run_module('backup_prune', {'path': str(tmp_path / 'not-yet')})
+    assert empty.get('failed') is not True and empty['pruned'] == [] and empty['kept'] == []
+    (tmp_path / 'file').write_text('x')
+    refused = run_module('backup_prune', {'path': str(tmp_path / 'file')})
+    assert refused['failed'] is True and 'not a directory' in refused['msg']

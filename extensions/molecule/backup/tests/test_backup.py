@@ -25,8 +25,9 @@ def test_retention_kept_the_gfs_set_and_the_newest(host):
 
 
 def test_globals_and_paths_were_archived(host):
-    assert 'CREATE ROLE' in host.check_output('cat /var/backups/postgresql/globals/globals-*.sql')
-    assert host.run('tar tzf /var/backups/postgresql/files/paths-*.tar.gz etc/postgresql/15/main/postgresql.conf').rc == 0
+    assert 'CREATE ROLE' in host.check_output('cat $(ls -t /var/backups/postgresql/globals/globals-*.sql | head -1)')
+    newest = host.check_output('ls -t /var/backups/postgresql/files/paths-*.tar.gz | head -1')
+    assert host.run(f'tar tzf {newest} etc/postgresql/15/main/postgresql.conf').rc == 0
 
 
 def test_no_scratch_database_is_left(host):
