@@ -8,8 +8,8 @@ In one run, on a throwaway PostgreSQL cluster (autovacuum off, destroyed at the 
 1. two identical databases (clones of one template) of --tables tables of --rows rows with a
    primary key, VACUUM ANALYZEd after load, then --bloated-percent of them bloated: ~40% of their
    rows deleted (20%) or updated (20%);
-2. `vacuumdb --analyze --jobs=2` over the first, the weekly pg_vacuum pass (three module runs:
-   vacuum_analyze, analyze, vacuum_freeze, each with jobs=2) over the second, both timed end to
+2. `vacuumdb --analyze --jobs=2` over the first, the weekly pg_vacuum pass (the role's weekly
+   task set: one module run, operation weekly, jobs=2) over the second, both timed end to
    end (process start included);
 3. dead tuples left on the bloated tables (pgstattuple, else n_dead_tup) and the tables each
    tool vacuumed / analyzed (vacuum_count / analyze_count deltas);
@@ -55,7 +55,7 @@ DB_PGVACUUM = 'bench_pgvacuum'
 DB_PLAN = 'bench_plan'
 DB_TEMPLATE = 'bench_template'
 SCHEMA = 'bench'
-WEEKLY = ('vacuum_analyze', 'analyze', 'vacuum_freeze')
+WEEKLY = ('weekly',)  # the role's weekly task set: one pass, FREEZE / VACUUM ANALYZE / ANALYZE per table
 SPEED_GOAL = 0.25
 PLAN_GOAL_S = 1.0
 
@@ -680,7 +680,7 @@ def main() -> int:
     print(table([
         (f'vacuumdb --analyze --jobs={args.jobs}', f'{vacuumdb_s:.2f}', vacuumdb_dead,
          f'{vacuumdb_touched[0]}/{args.tables}', f'{vacuumdb_touched[1]}/{args.tables}'),
-        (f'pg_vacuum weekly pass (3 runs, jobs={args.jobs})', f'{pgvacuum_s:.2f}', pgvacuum_dead,
+        (f'pg_vacuum weekly pass ({len(WEEKLY)} run(s), jobs={args.jobs})', f'{pgvacuum_s:.2f}', pgvacuum_dead,
          f'{pgvacuum_touched[0]}/{args.tables}', f'{pgvacuum_touched[1]}/{args.tables}'),
     ], ('tool', 'wall s', f'dead tuples left ({dead_how})', 'user tables vacuumed', 'user tables analyzed')))
     print()

@@ -7,11 +7,15 @@ Nothing here talks to a server, so unit tests import it directly.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 from dataclasses import dataclass, field
 
-OPERATIONS = ('vacuum', 'analyze', 'vacuum_analyze', 'vacuum_freeze', 'vacuum_full', 'reindex')
+OPERATIONS = ('vacuum', 'analyze', 'vacuum_analyze', 'vacuum_freeze', 'vacuum_full', 'reindex', 'weekly')
+# The weekly task set in one pass: per table, the first (test, operation) whose test passes:
+# FREEZE near wraparound, VACUUM ANALYZE when dead tuples pass, ANALYZE when statistics are stale.
+WEEKLY = (('vacuum_freeze', 'vacuum_freeze'), ('vacuum', 'vacuum_analyze'), ('analyze', 'analyze'))
 STATUSES = ('done', 'skipped_locked', 'deferred', 'failed', 'planned')
 
 # Catalog query: one row per ordinary table or materialized view outside the system schemas.
@@ -264,9 +268,15 @@ def build_plan(all_stats: list[TableStats], operation: str, limits: Thresholds,
         if exclude and matches_any(stats, exclude):
             left_alone.append({'schema': stats.schema, 'name': stats.name, 'reason': 'excluded'})
             continue
-        chosen, reason, benefit = select(stats, operation, limits)
+        concrete = operation
+        if operation == 'weekly':
+            unforced = dataclasses.replace(limits, force=False)
+            concrete = next((op for test, op in WEEKLY if select(stats, test, unforced)[0]), 'vacuum_analyze')
+        chosen, reason, benefit = select(stats, concrete, limits)
+        if concrete == 'vacuum_freeze' and operation == 'weekly':
+            benefit += 1e12  # transaction ID wraparound comes first
         if chosen:
-            plan.append(PlanItem(stats=stats, operation=operation, reason=reason, benefit=benefit))
+            plan.append(PlanItem(stats=stats, operation=concrete, reason=reason, benefit=benefit))
         else:
             left_alone.append({'schema': stats.schema, 'name': stats.name, 'reason': reason,
                                'dead_tuples': stats.dead_tuples})

@@ -41,9 +41,12 @@ options:
       - V(vacuum_full) and V(reindex) are selected by estimated bloat, V(vacuum_freeze) by the
         age of C(relfrozenxid), V(analyze) by rows modified since the last analyze, V(vacuum) by
         dead tuples, V(vacuum_analyze) by dead tuples or modifications.
+      - V(weekly) is the weekly task set in one pass (one plan, one connection pool) - per table
+        the first of V(vacuum_freeze) (near wraparound), V(vacuum_analyze) (dead tuples or
+        modifications), V(analyze) whose threshold it passes; RV(tables[].operation) says which.
     type: str
     default: vacuum_analyze
-    choices: [ vacuum, analyze, vacuum_analyze, vacuum_freeze, vacuum_full, reindex ]
+    choices: [ vacuum, analyze, vacuum_analyze, vacuum_freeze, vacuum_full, reindex, weekly ]
   tables:
     description:
       - Only these tables, as C(schema.table) (or C(table) for the public schema). Use double

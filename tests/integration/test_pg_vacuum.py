@@ -216,3 +216,22 @@ def test_missing_table_is_named(pg, db, run_module):
     name = db[0]
     result = run_module('pg_vacuum', args(pg, name, tables=['public.nope']), check=True)
     assert result['failed'] is True and 'public.nope' in result['msg']
+
+
+def test_weekly_is_one_pass_with_an_operation_per_table(pg, db, run_module):
+    name, conn = db
+    make_table(conn, 'public', 'dirty', 5_000, dead=2_000)
+    make_table(conn, 'public', 'stale', 3_000)
+    conn.execute("UPDATE stale SET pad = 'z' WHERE id <= 1500")  # modifications
+    flush_stats(conn)
+    conn.execute('VACUUM stale')  # dead tuples gone, statistics still stale
+    flush_stats(conn)
+    make_table(conn, 'public', 'clean', 3_000)
+    result = run_module('pg_vacuum', args(pg, name, operation='weekly'))
+    ops = {t['name']: (t['operation'], t['status']) for t in result['tables']}
+    assert ops == {'dirty': ('vacuum_analyze', 'done'), 'stale': ('analyze', 'done')}, result['tables']
+    assert [t['name'] for t in result['not_selected']] == ['clean']
+    assert run_module('pg_vacuum', args(pg, name, operation='weekly'))['changed'] is False
+    frozen = run_module('pg_vacuum', args(pg, name, operation='weekly', min_xid_age=1, tables=['clean']))
+    assert frozen['tables'][0]['operation'] == 'vacuum_freeze'
+    assert frozen['tables'][0]['query'] == 'VACUUM (SKIP_LOCKED, FREEZE) "public"."clean"'

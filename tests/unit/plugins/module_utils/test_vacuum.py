@@ -169,3 +169,14 @@ class TestPlan:
         plan, left = build_plan(rows, 'vacuum', Thresholds(), exclude=['c'])[:2]
         assert [i.stats.name for i in plan] == ['a', 'b']
         assert {'schema': 'public', 'name': 'c', 'reason': 'excluded'} in left
+
+
+def test_weekly_picks_one_operation_per_table_freeze_first():
+    rows = [stats('old', xid_age=150_000_000, dead_tuples=5000), stats('dirty', dead_tuples=5000),
+            stats('stale', mod_since_analyze=5000), stats('clean')]
+    plan, left, _missing = build_plan(rows, 'weekly', Thresholds())
+    assert [(i.stats.name, i.operation) for i in plan] == [
+        ('old', 'vacuum_freeze'), ('dirty', 'vacuum_analyze'), ('stale', 'analyze')]
+    assert [row['name'] for row in left] == ['clean']
+    forced = build_plan(rows, 'weekly', Thresholds(force=True))[0]
+    assert {i.stats.name: i.operation for i in forced}['clean'] == 'vacuum_analyze'
