@@ -82,14 +82,14 @@ stage_molecule() {
   for (( i = 0; i < lanes; i++ )); do run_lane "$i" & done
   wait
   for scenario in "${scenarios[@]}"; do
-    read -r result secs <"$logs/$scenario.result" || { result=FAILED; secs=?; }
+    read -r result secs <"$logs/$scenario.result" || { result=FAILED; secs='?'; }
     printf 'molecule %-16s %-7s %4ss  (log: .build/molecule-logs/%s.log)\n' "$scenario" "$result" "$secs" "$scenario"
     if [ "$result" != ok ]; then
       status=1
       echo "---- last 80 lines of $scenario ----"; tail -n 80 "$logs/$scenario.log"
     fi
   done
-  return $status
+  return "$status"
 }
 
 for stage in "${STAGES[@]}"; do
