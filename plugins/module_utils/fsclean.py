@@ -123,6 +123,8 @@ def scan(root_fd: int, patterns: list[str], excludes: list[str], min_age_s: floa
     and select the regular files to act on."""
     selection = Selection()
     skipped = selection.skipped
+    if patterns == ['*']:
+        patterns = []  # every file matches: skip the per-file glob
 
     def walk(dir_fd: int, prefix: str) -> None:
         matched: list[Candidate] = []
