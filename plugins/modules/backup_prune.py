@@ -69,6 +69,15 @@ options:
     description: Months whose newest backup is kept.
     type: int
     default: 12
+  uploaded_keep:
+    description:
+      - Disk-space emergency mode, with O(path) - instead of the retention, delete the local
+        copies of artefacts already uploaded (their manifest has C(uploaded_to)) and verified,
+        keeping the newest O(uploaded_keep) local copies and the newest verified backup.
+      - Each S3 copy is checked first (with the S3 options, O(s3_bucket) taken from
+        C(uploaded_to)) - it must exist with the same size and the sha256 of the manifest in its
+        metadata, otherwise the local copy is kept.
+    type: int
 requirements:
   - boto3 for S3
 '''
@@ -119,7 +128,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, plan_retention
+from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, Decision, plan_retention
 
 try:
     import boto3
@@ -227,6 +236,13 @@ class S3Store:
         self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': keys})
 
 
+def parse_s3_uri(uri: str) -> tuple[str, str] | None:
+    if not isinstance(uri, str) or not uri.startswith('s3://') or '/' not in uri[5:]:
+        return None
+    bucket, key = uri[5:].split('/', 1)
+    return (bucket, key) if bucket and key else None
+
+
 class BackupPrune:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -243,6 +259,48 @@ class BackupPrune:
                 module.fail_json(msg=missing_required_lib('boto3'))
             self.store = S3Store(module)
 
+    def plan_uploaded(self, backups: list[Backup], by_id: dict, keep: int) -> Decision:
+        """Local copies that may go because a verified, identical copy is in S3."""
+        if keep < 0:
+            self.module.fail_json(msg=f'uploaded_keep cannot be negative, got {keep}')
+        ordered = sorted(backups, key=lambda b: b.created_at, reverse=True)
+        newest_verified = next((b for b in ordered if b.verified), None)
+        decision = Decision(keep={}, prune={})
+        client = None
+        for index, backup in enumerate(ordered):
+            manifest = by_id[backup.id]['manifest'] or {}
+            target = parse_s3_uri(manifest.get('uploaded_to'))
+            if index < keep or backup is newest_verified:
+                decision.keep[backup.id] = [f'one of the newest {keep} local copies' if index < keep
+                                            else 'newest verified backup']
+            elif not backup.verified or target is None:
+                decision.keep[backup.id] = ['not uploaded and verified']
+            else:
+                if client is None:
+                    p = self.module.params
+                    if not HAS_BOTO3:
+                        self.module.fail_json(msg=missing_required_lib('boto3'))
+                    client = boto3.client('s3', endpoint_url=p['endpoint_url'], region_name=p['region'],
+                                          aws_access_key_id=p['aws_access_key'], aws_secret_access_key=p['aws_secret_key'])
+                problem = self.s3_copy_problem(client, target, manifest)
+                if problem:
+                    decision.keep[backup.id] = [f'S3 copy not trusted: {problem}']
+                else:
+                    decision.prune[backup.id] = f'a verified identical copy is in s3://{target[0]}/{target[1]}'
+        return decision
+
+    @staticmethod
+    def s3_copy_problem(client, target: tuple[str, str], manifest: dict) -> str | None:
+        try:
+            head = client.head_object(Bucket=target[0], Key=target[1])
+        except Exception as exc:  # noqa: BLE001 - missing object, no access, no endpoint
+            return f'cannot read it ({exc})'
+        if manifest.get('size') is not None and head.get('ContentLength') != manifest['size']:
+            return f"size {head.get('ContentLength')} differs from the manifest's {manifest['size']}"
+        if not manifest.get('sha256') or (head.get('Metadata') or {}).get('sha256') != manifest['sha256']:
+            return 'its sha256 metadata does not match the manifest'
+        return None
+
     def run(self) -> dict:
         p = self.module.params
         try:
@@ -253,7 +311,10 @@ class BackupPrune:
         backups = [Backup(item['artefact'],
                           parse_time((item['manifest'] or {}).get('created_at')) or item['mtime'],
                           verified_flag(item['manifest'])) for item in items]
-        decision = plan_retention(backups, p['daily'], p['weekly'], p['monthly'])
+        if p['uploaded_keep'] is not None:
+            decision = self.plan_uploaded(backups, by_id, p['uploaded_keep'])
+        else:
+            decision = plan_retention(backups, p['daily'], p['weekly'], p['monthly'])
         pruned, errors, freed = [], [], 0
         for backup in sorted(backups, key=lambda b: b.created_at):
             if backup.id not in decision.prune:
@@ -292,9 +353,11 @@ def main() -> None:
             daily=dict(type='int', default=7),
             weekly=dict(type='int', default=4),
             monthly=dict(type='int', default=12),
+            uploaded_keep=dict(type='int'),
         ),
         required_one_of=[('path', 's3_bucket')],
         mutually_exclusive=[('path', 's3_bucket')],
+        required_by={'uploaded_keep': 'path'},
         supports_check_mode=True,
     )
     module.exit_json(**BackupPrune(module).run())

@@ -260,6 +260,7 @@ def import_docker():
         return None, traceback.format_exc()
     return docker, None
 
+
 DOCKER_STEPS = ('containers', 'dangling_images', 'build_cache', 'unused_images', 'volumes')
 
 

@@ -79,3 +79,37 @@ def test_a_missing_directory_has_nothing_to_prune_but_a_file_is_refused(run_modu
     (tmp_path / 'file').write_text('x')
     refused = run_module('backup_prune', {'path': str(tmp_path / 'file')})
     assert refused['failed'] is True and 'not a directory' in refused['msg']
+
+
+def test_emergency_mode_deletes_only_local_copies_verified_in_s3(run_module, s3_server, tmp_path):
+    import hashlib  # pylint: disable=import-outside-toplevel
+    s3 = boto3.client('s3', endpoint_url=s3_server, region_name='us-east-1')
+    s3.create_bucket(Bucket='copies')
+    store = tmp_path / 'local'
+    store.mkdir()
+    for i, kind in enumerate(['uploaded', 'uploaded', 'uploaded', 'bad_copy', 'missing_copy', 'not_uploaded']):
+        created = NOW - datetime.timedelta(days=i)
+        name = f'app-{created:%Y%m%d}.dump'
+        body = f'dump {i}'.encode()
+        (store / name).write_bytes(body)
+        sha = hashlib.sha256(body).hexdigest()
+        manifest = {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True, 'sha256': sha,
+                    'size': len(body)}
+        if kind != 'not_uploaded':
+            manifest['uploaded_to'] = f's3://copies/pg/{name}'
+        if kind in ('uploaded', 'bad_copy'):
+            s3.put_object(Bucket='copies', Key=f'pg/{name}', Body=body,
+                          Metadata={'sha256': sha if kind == 'uploaded' else '0' * 64})
+        (store / f'{name}.json').write_text(json.dumps(manifest))
+    args = {'path': str(store), 'uploaded_keep': 1, 'endpoint_url': s3_server, 'region': 'us-east-1',
+            'aws_access_key': 'testing', 'aws_secret_key': 'testing'}
+    check = run_module('backup_prune', args, check=True)
+    real = run_module('backup_prune', args)
+    assert [p['artefact'] for p in real['pruned']] == [p['artefact'] for p in check['pruned']]
+    gone = sorted(os.path.basename(p['artefact']) for p in real['pruned'])
+    expected = sorted(f"app-{NOW - datetime.timedelta(days=i):%Y%m%d}.dump" for i in (1, 2))
+    assert gone == expected, real
+    reasons = {os.path.basename(k['artefact']): k['reasons'][0] for k in real['kept']}
+    assert reasons[f"app-{NOW - datetime.timedelta(days=3):%Y%m%d}.dump"].startswith('S3 copy not trusted: its sha256')
+    assert reasons[f"app-{NOW - datetime.timedelta(days=4):%Y%m%d}.dump"].startswith('S3 copy not trusted: cannot read')
+    assert reasons[f"app-{NOW - datetime.timedelta(days=5):%Y%m%d}.dump"] == 'not uploaded and verified'
