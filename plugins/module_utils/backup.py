@@ -25,9 +25,10 @@ import os
 import re
 import stat
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
+
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
 
 CHUNK_SIZE = 1024 * 1024
 FORMATS = ('custom', 'directory', 'tar', 'plain')
@@ -233,23 +234,7 @@ def write_manifest(artefact: str, manifest: dict) -> dict:
     problems = validate_manifest(data, directory=is_dir)
     if problems:
         raise ValueError(f"manifest of {artefact} is invalid: {'; '.join(problems)}")
-    target = manifest_path(artefact)
-    directory = os.path.dirname(os.path.abspath(target))
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=f'.{os.path.basename(target)}.', suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'w', encoding='utf-8') as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write('\n')
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o640)
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    write_json_atomic(manifest_path(artefact), data, indent=2, trailing_newline=True)
     return data
 
 

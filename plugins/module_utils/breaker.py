@@ -14,8 +14,9 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
+
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
 
 STATES = ('closed', 'open', 'half_open')
 ACTIONS = ('check', 'record_success', 'record_failure', 'open', 'close', 'status')
@@ -153,22 +154,4 @@ class Store:
     def write(self, breaker: Breaker) -> None:
         """Write a temporary file, fsync it, rename it over the state: readers and a crash only
         ever see the old or the new state, never half of one."""
-        handle, temp = tempfile.mkstemp(dir=self.state_dir, prefix=f'.{os.path.basename(self.path)}.')
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                json.dump(asdict(breaker), out, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temp, 0o640)
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
-        directory = os.open(self.state_dir, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_json_atomic(self.path, asdict(breaker))
