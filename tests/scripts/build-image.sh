@@ -36,6 +36,7 @@ RECIPE=1
 #      network none docker does not put it in /etc/hosts, and sudo warns
 #      "unable to resolve host" after trying DNS).
 # lsof: disk_cleanup's open-file detection is cross-checked with it; pgbackrest: PITR.
+# systemd, cron: scenarios that boot systemd as PID 1 (services, timers) or fall back to cron.
 # C.UTF-8 comes with libc, enough for initdb (locales-all would add 229 MB).
 PACKAGES=(
     python3
@@ -54,6 +55,9 @@ PACKAGES=(
     tar
     acl
     libnss-myhostname
+    systemd
+    cron
+    curl
 )
 # Extra packages for a one-off experiment (they change the hash too).
 if [ -n "${RUNBOOK_IMAGE_EXTRA_PACKAGES:-}" ]; then
