@@ -1020,8 +1020,12 @@ class BackupVerify:
         if self.manifest is None:
             raise CheckFailed(f'{self.manifest_problem}: no row counts to compare')
         tables = self.manifest.get('tables')
-        if not tables:
+        if tables is None:
             raise CheckFailed("the manifest lists no tables (no 'tables' with row counts)")
+        if not tables:  # a database without tables (e.g. `postgres`): the restore must have none either
+            if self.counts:
+                raise CheckFailed(f'the manifest records no tables but the restore has {len(self.counts)}')
+            return 'no tables in the manifest, none restored'
         kind = self.manifest.get('row_counts', 'exact')
         if kind not in (None, 'exact'):
             raise CheckFailed(f"the manifest's row counts are not exact (row_counts: {kind}), they cannot be "
