@@ -54,7 +54,7 @@ demo: venv
 	@rm -f $(REPORTS)/*.txt $(REPORTS)/*.json
 	ansible-playbook -i inventories/local playbooks/maintenance-weekly.yml \
 	  -e runbook_pg_login_unix_socket=$(SANDBOX)/run -e runbook_pg_login_port=$(SANDBOX_PORT) \
-	  -e maintenance_report_dir=$(REPORTS) $(DEMO_ARGS)
+	  -e maintenance_report_dir=$(REPORTS) -e maintenance_force=true $(DEMO_ARGS)
 	@echo; echo "================ summary ($$(ls -t $(REPORTS)/*.txt | head -1)) ================"; \
 	  cat "$$(ls -t $(REPORTS)/*.txt | head -1)"; \
 	  echo; echo "Sandbox PostgreSQL still running (socket $(SANDBOX)/run, port $(SANDBOX_PORT)); 'make demo-stop' stops it."
