@@ -11,11 +11,16 @@ In one run, on a throwaway PostgreSQL cluster (autovacuum off, destroyed at the 
 2. `vacuumdb --analyze --jobs=2` over the first, the weekly pg_vacuum pass (the role's weekly
    task set: one module run, operation weekly, jobs=2) over the second, both timed end to
    end (process start included);
-3. dead tuples left on the bloated tables (pgstattuple, else n_dead_tup) and the tables each
+3. the physical floor: `vacuumdb --analyze --jobs=2 -t T ...` over a third identical clone,
+   restricted to exactly the tables pg_vacuum chose (the same VACUUM ANALYZE work, done by a
+   C program with next to no start-up cost), and its ratio to the full vacuumdb run; where
+   pg_vacuum's time goes (process start and imports, statements, the rest of the module);
+4. dead tuples left on the bloated tables (pgstattuple, else n_dead_tup) and the tables each
    tool vacuumed / analyzed (vacuum_count / analyze_count deltas);
-4. a third database of --plan-tables small analyzed tables, and pg_vacuum in check mode over it
-   (the plan only): the module's summary.duration_s and the process wall time;
-5. when the planning goal is missed: EXPLAIN ANALYZE of STATS_QUERY on that database and, if
+5. a database of --plan-tables small analyzed tables, and pg_vacuum in check mode over it
+   (the plan only) for vacuum_analyze (the activity query) and vacuum_full (STATS_QUERY, with
+   the bloat estimate's inputs): the module's summary.duration_s and the process wall time;
+6. when the planning goal is missed: EXPLAIN ANALYZE of STATS_QUERY on that database and, if
    bench/proposed_stats_query.sql exists, its timing and a row-by-row comparison with STATS_QUERY
    on the three databases.
 
@@ -52,6 +57,8 @@ from pgsandbox import Cluster  # noqa: E402  pylint: disable=wrong-import-positi
 
 DB_VACUUMDB = 'bench_vacuumdb'
 DB_PGVACUUM = 'bench_pgvacuum'
+DB_FLOOR = 'bench_floor'
+CLONES = (DB_VACUUMDB, DB_PGVACUUM, DB_FLOOR)
 DB_PLAN = 'bench_plan'
 DB_TEMPLATE = 'bench_template'
 SCHEMA = 'bench'
@@ -184,14 +191,14 @@ def make_bench_databases(cluster: Cluster, args, bloated: list[int]) -> dict:
             pgstattuple = False
     log(f'template: {args.tables} tables x {args.rows} rows loaded in {time.monotonic() - began:.1f}s')
     with connect(cluster, 'postgres') as admin:
-        for name in (DB_VACUUMDB, DB_PGVACUUM):
+        for name in CLONES:
             # FILE_COPY: a checkpoint and a file copy, much faster than WAL_LOG for this size.
             admin.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY').format(
                 sql.Identifier(name), sql.Identifier(DB_TEMPLATE)))
         admin.execute(sql.SQL('DROP DATABASE {}').format(sql.Identifier(DB_TEMPLATE)))
     names = [table_name(i) for i in bloated]
     expected_dead = 0
-    for name in (DB_VACUUMDB, DB_PGVACUUM):
+    for name in CLONES:
         # The cumulative statistics belong to a database's OID: a clone starts without any, so
         # each database is VACUUM ANALYZEd on its own (clean tables, identical statistics).
         with connect(cluster, name) as conn:
@@ -202,7 +209,7 @@ def make_bench_databases(cluster: Cluster, args, bloated: list[int]) -> dict:
         per_table = (args.rows // 5) + (args.rows + 4) // 5  # ids % 5 = 0 deleted, = 1 updated
         expected_dead = per_table * len(bloated)
         wait_for_dead_tuples(cluster, name, names, expected_dead)
-    log(f'databases {DB_VACUUMDB} and {DB_PGVACUUM} ready ({len(bloated)} bloated tables) '
+    log(f"databases {', '.join(CLONES)} ready ({len(bloated)} bloated tables) "
         f'in {time.monotonic() - began:.1f}s')
     return {'pgstattuple': pgstattuple, 'generate_s': time.monotonic() - began, 'expected_dead': expected_dead}
 
@@ -253,9 +260,12 @@ def dead_tuples(cluster: Cluster, dbname: str, tables: list[str], pgstattuple: b
                             'WHERE schemaname = %s AND relname = ANY (%s)', (SCHEMA, tables)).fetchone()[0]
 
 
-def run_vacuumdb(cluster: Cluster, jobs: int) -> float:
+def run_vacuumdb(cluster: Cluster, jobs: int, dbname: str = DB_VACUUMDB, tables: list[str] | None = None) -> float:
+    """vacuumdb --analyze over the database, or over exactly `tables` (schema.table) with -t."""
     argv = [f'{cluster.bindir}/vacuumdb', '--analyze', f'--jobs={jobs}', '--host', str(cluster.run),
-            '--port', str(cluster.port), '--username', 'postgres', '--dbname', DB_VACUUMDB]
+            '--port', str(cluster.port), '--username', 'postgres', '--dbname', dbname]
+    for name in tables or ():
+        argv += ['--table', name]
     began = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - began
@@ -282,6 +292,22 @@ def run_module(cluster: Cluster, workdir: Path, dbname: str, args: dict, check: 
     if result.get('failed'):
         raise RuntimeError(f"pg_vacuum failed: {result.get('msg')}")
     return result, elapsed
+
+
+def import_seconds(statement: str, repeat: int = 3) -> float:
+    """Median wall time of a new Python process running `statement` (start, imports, exit)."""
+    env = {**os.environ, 'PYTHONPATH': str(COLLECTIONS)}
+    times = []
+    for dummy in range(repeat):
+        began = time.monotonic()
+        subprocess.run([sys.executable, '-c', statement], check=True, env=env)
+        times.append(time.monotonic() - began)
+    return statistics.median(times)
+
+
+def quoted_table(schema: str, name: str) -> str:
+    """schema.table as vacuumdb's --table wants it (double-quoted identifiers)."""
+    return '.'.join('"' + part.replace('"', '""') + '"' for part in (schema, name))
 
 
 def stats_query() -> str:
@@ -608,6 +634,7 @@ def main() -> int:
         # vacuumdb
         before = counters(cluster, DB_VACUUMDB)
         log(f'vacuumdb --analyze --jobs={args.jobs} on {DB_VACUUMDB} ...')
+        load = {'vacuumdb': os.getloadavg()[0]}
         vacuumdb_s = run_vacuumdb(cluster, args.jobs)
         vacuumdb_touched = touched(before, counters(cluster, DB_VACUUMDB))
         vacuumdb_dead = dead_tuples(cluster, DB_VACUUMDB, bloated_names, gen['pgstattuple'])
@@ -616,17 +643,36 @@ def main() -> int:
         # the weekly pg_vacuum pass
         before = counters(cluster, DB_PGVACUUM)
         runs = []
+        chosen: list[tuple[str, str, str]] = []
+        load['pg_vacuum'] = os.getloadavg()[0]
         for operation in WEEKLY:
             log(f'pg_vacuum operation={operation} jobs={args.jobs} on {DB_PGVACUUM} ...')
             result, wall = run_module(cluster, workdir, DB_PGVACUUM, {'operation': operation, 'jobs': args.jobs})
             summary = result['summary']
+            done = [t for t in result['tables'] if t['status'] == 'done']
+            chosen += [(t['schema'], t['name'], t['operation']) for t in done]
             runs.append({'operation': operation, 'wall_s': wall, 'module_s': summary['duration_s'],
                          'done': summary['done'], 'considered': summary['tables_considered'],
-                         'skipped_locked': summary['skipped_locked'], 'dead_removed': summary['dead_tuples_removed']})
+                         'skipped_locked': summary['skipped_locked'], 'dead_removed': summary['dead_tuples_removed'],
+                         'statements_s': sum(t['duration_s'] or 0 for t in done)})
         pgvacuum_s = sum(run['wall_s'] for run in runs)
         pgvacuum_touched = touched(before, counters(cluster, DB_PGVACUUM))
         pgvacuum_dead = dead_tuples(cluster, DB_PGVACUUM, bloated_names, gen['pgstattuple'])
         log(f'pg_vacuum weekly pass: {pgvacuum_s:.2f}s')
+
+        # the physical floor: vacuumdb restricted to exactly the tables pg_vacuum worked on
+        before = counters(cluster, DB_FLOOR)
+        log(f'vacuumdb --analyze --jobs={args.jobs} -t <the {len(chosen)} tables pg_vacuum chose> on {DB_FLOOR} ...')
+        load['floor'] = os.getloadavg()[0]
+        floor_s = run_vacuumdb(cluster, args.jobs, DB_FLOOR, [quoted_table(sch, name) for sch, name, dummy in chosen])
+        floor_touched = touched(before, counters(cluster, DB_FLOOR))
+        floor_dead = dead_tuples(cluster, DB_FLOOR, bloated_names, gen['pgstattuple'])
+        log(f'vacuumdb restricted: {floor_s:.2f}s')
+        # The fixed cost of a Python process with the module's imports, each part alone.
+        imports = {what: import_seconds(statement) for what, statement in (
+            ('interpreter', 'pass'), ('ansible.module_utils.basic', 'import ansible.module_utils.basic'),
+            ('psycopg', 'import psycopg'),
+            ('pg_vacuum (all its imports)', 'import ansible_collections.runbook.maintenance.plugins.modules.pg_vacuum'))}
 
         # planning over many tables
         make_plan_database(cluster, args)
@@ -638,6 +684,14 @@ def main() -> int:
                               result['summary']['planned']))
         plan_module_s = statistics.median(r[0] for r in plan_runs)
         plan_wall_s = statistics.median(r[1] for r in plan_runs)
+        # The monthly rewrites read the bloat estimate's inputs too (STATS_QUERY, not the activity query).
+        full_runs = []
+        for dummy in range(3):
+            result, wall = run_module(cluster, workdir, DB_PLAN, {'operation': 'vacuum_full', 'jobs': args.jobs},
+                                      check=True)
+            full_runs.append((result['summary']['duration_s'], wall))
+        full_module_s = statistics.median(r[0] for r in full_runs)
+        full_wall_s = statistics.median(r[1] for r in full_runs)
         # Python start + imports of the module alone, for scale: check mode on a near-empty database.
         empty, dummy = run_module(cluster, workdir, 'postgres', {'operation': 'vacuum_analyze'}, check=True)
         startup = [run_module(cluster, workdir, 'postgres', {'operation': 'vacuum_analyze'}, check=True)
@@ -646,8 +700,8 @@ def main() -> int:
         startup_module_s = statistics.median(r['summary']['duration_s'] for r, dummy in startup)
 
         profile = None
-        if args.profile == 'always' or (args.profile == 'auto' and plan_module_s >= PLAN_GOAL_S):
-            log('profiling STATS_QUERY ...' if plan_module_s < PLAN_GOAL_S else
+        if args.profile == 'always' or (args.profile == 'auto' and max(plan_module_s, full_module_s) >= PLAN_GOAL_S):
+            log('profiling STATS_QUERY ...' if max(plan_module_s, full_module_s) < PLAN_GOAL_S else
                 'planning goal missed: profiling STATS_QUERY ...')
             profile = profile_planning(cluster, workdir, results_dir)
     finally:
@@ -664,13 +718,16 @@ def main() -> int:
     speed_met = ratio <= SPEED_GOAL
     dead_met = pgvacuum_dead <= vacuumdb_dead
     plan_met = plan_module_s < PLAN_GOAL_S
+    floor_ratio = floor_s / vacuumdb_s if vacuumdb_s else float('inf')
     dead_how = 'pgstattuple dead_tuple_count' if gen['pgstattuple'] else 'n_dead_tup'
     print()
     print('=' * 100)
     busy = [b for b in (busy_start, busy_end) if b is not None]
     print(f'pg_vacuum vs vacuumdb  (PostgreSQL {version}, autovacuum off, {os.cpu_count()} CPUs, '
           f'CPU busy with other work: ' + ' before, '.join(f'{b:.0%}' for b in busy) + ' after)')
-    if busy and max(busy) > 0.25:
+    print('  1-minute load average at the start of each timed run: '
+          + ', '.join(f'{what} {value:.2f}' for what, value in load.items()))
+    if (busy and max(busy) > 0.25) or max(load.values()) > 1.0:
         print('  WARNING: the machine was busy with other work: the timings are inflated and noisy')
     print(f'  bench databases: {args.tables} tables x {args.rows} rows + primary key, VACUUM ANALYZEd; '
           f'{len(bloated)} ({args.bloated_percent:g}%) bloated: ~40% of rows dead')
@@ -682,6 +739,8 @@ def main() -> int:
          f'{vacuumdb_touched[0]}/{args.tables}', f'{vacuumdb_touched[1]}/{args.tables}'),
         (f'pg_vacuum weekly pass ({len(WEEKLY)} run(s), jobs={args.jobs})', f'{pgvacuum_s:.2f}', pgvacuum_dead,
          f'{pgvacuum_touched[0]}/{args.tables}', f'{pgvacuum_touched[1]}/{args.tables}'),
+        (f'floor: vacuumdb --analyze --jobs={args.jobs} -t <pg_vacuum\'s {len(chosen)} tables>', f'{floor_s:.2f}',
+         floor_dead, f'{floor_touched[0]}/{args.tables}', f'{floor_touched[1]}/{args.tables}'),
     ], ('tool', 'wall s', f'dead tuples left ({dead_how})', 'user tables vacuumed', 'user tables analyzed')))
     print()
     print(table([(run['operation'], f"{run['wall_s']:.2f}", f"{run['module_s']:.2f}", run['considered'],
@@ -700,11 +759,39 @@ def main() -> int:
           f'x{len(WEEKLY)} runs = {len(WEEKLY) * startup_wall_s:.2f}s)')
     print(f"  => {'MET' if speed_met and dead_met else 'NOT MET'}")
     print()
-    print(f'planning (check mode, operation vacuum_analyze) over {DB_PLAN}: {plan_runs[0][2]} tables '
+    ops = sorted({op for dummy, dummy2, op in chosen})
+    print(f'floor ratio (vacuumdb restricted to the {len(chosen)} tables pg_vacuum chose ({", ".join(ops) or "none"}) '
+          f'/ full vacuumdb): {floor_s:.2f}s / {vacuumdb_s:.2f}s = {floor_ratio:.3f}')
+    statements_s = sum(run['statements_s'] for run in runs)
+    module_s = sum(run['module_s'] for run in runs)
+    outside_s = pgvacuum_s - module_s
+    print(f"where the pg_vacuum pass's {pgvacuum_s:.2f}s go:")
+    print(f'  outside the module code (interpreter start, imports, argument parsing, JSON result, exit): '
+          f'{outside_s:.2f}s = {outside_s / vacuumdb_s:.3f} of vacuumdb')
+    print('    imports alone, each a new process, median of 3: '
+          + ', '.join(f'{what} {seconds:.2f}s' for what, seconds in imports.items()))
+    print(f'  inside (summary.duration_s): {module_s:.2f}s: the VACUUM/ANALYZE statements {statements_s:.2f}s '
+          f'summed over {len(chosen)} tables, {statements_s / args.jobs:.2f}s per connection with jobs={args.jobs}; '
+          f'the rest (connections, statistics query, plan, size and dead-tuple reads, result) '
+          f'~{max(0.0, module_s - statements_s / args.jobs):.2f}s')
+    best = imports['pg_vacuum (all its imports)'] + floor_s
+    print(f'  a Python module doing the floor\'s work cannot beat its imports + the floor: '
+          f"{imports['pg_vacuum (all its imports)']:.2f}s + {floor_s:.2f}s = {best:.2f}s = {best / vacuumdb_s:.3f} "
+          f'of vacuumdb (goal {SPEED_GOAL:g})')
+    if floor_ratio > SPEED_GOAL:
+        print(f'  => the goal is not reachable by any tool doing this work on this machine: the floor alone is '
+              f'{floor_ratio:.3f} > {SPEED_GOAL:g}')
+    elif best / vacuumdb_s > SPEED_GOAL:
+        print(f'  => reachable for a tool with no start-up cost (floor {floor_ratio:.3f}), not for a Python module '
+              f'importing ansible and psycopg in this run ({best / vacuumdb_s:.3f})')
+    print()
+    print(f'planning (check mode) over {DB_PLAN}: {plan_runs[0][2]} tables '
           f'x {args.plan_rows} rows, analyzed; median of 3')
     print(table([
-        ('pg_vacuum check mode', f'{plan_module_s:.3f}', f'{plan_wall_s:.3f}',
+        ('pg_vacuum check mode, vacuum_analyze (activity query)', f'{plan_module_s:.3f}', f'{plan_wall_s:.3f}',
          ', '.join(f'{r[0]:.3f}/{r[1]:.3f}' for r in plan_runs)),
+        ('pg_vacuum check mode, vacuum_full (STATS_QUERY)', f'{full_module_s:.3f}', f'{full_wall_s:.3f}',
+         ', '.join(f'{r[0]:.3f}/{r[1]:.3f}' for r in full_runs)),
         ('  (same on the near-empty postgres db)', f'{startup_module_s:.3f}', f'{startup_wall_s:.3f}', ''),
     ], ('', 'summary.duration_s', 'process wall s', 'runs (duration_s/wall s)')))
     print(f'goal: under {PLAN_GOAL_S:g} s: summary.duration_s {plan_module_s:.3f}s {"met" if plan_met else "NOT met"}; '
@@ -749,6 +836,9 @@ def main() -> int:
         'goal_speed_met': speed_met, 'goal_dead_met': dead_met,
         'plan_module_s': plan_module_s, 'plan_wall_s': plan_wall_s, 'plan_runs': plan_runs,
         'startup_wall_s': startup_wall_s, 'goal_plan_met': plan_met, 'total_s': total_s,
+        'floor_s': floor_s, 'floor_ratio': floor_ratio, 'floor_dead_left': floor_dead, 'floor_touched': floor_touched,
+        'floor_tables': len(chosen), 'imports_s': imports, 'statements_s': statements_s, 'load_avg': load,
+        'plan_vacuum_full_module_s': full_module_s, 'plan_vacuum_full_wall_s': full_wall_s,
         'cpu_busy_other': [busy_start, busy_end],
         'profile': profile,
     })

@@ -313,6 +313,7 @@ in_recovery:
   sample: false
 '''
 
+import dataclasses
 import datetime
 import json
 import os
@@ -325,6 +326,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connect,
+    connection_kwargs,
+    describe_target,
     ensure_psycopg,
     postgres_common_argument_spec,
     qualified,
@@ -338,6 +341,8 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil impor
     pg_interval,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import (
+    ACTIVITY_QUERY,
+    BLOAT_OPERATIONS,
     OPERATIONS,
     STATS_QUERY,
     STATUSES,
@@ -362,6 +367,15 @@ REWRITES = ('vacuum_full', 'reindex')
 # Free space a rewrite needs, relative to the copy it makes (the copy, WAL, sort space).
 SPACE_FACTOR = 1.2
 LOCAL_HOSTS = ('', 'localhost', '127.0.0.1', '::1')
+# Sizes (and, after the operation, dead tuples) of one table in one round trip. The size
+# functions lock the table: set_config(..., true) bounds that wait to 50 ms for this statement
+# only (autocommit: its own transaction), and OFFSET 0 keeps the subquery, so the setting is
+# made before the sizes are read. A table another session holds gets no exact size.
+_BOUNDED = "(SELECT %s::regclass AS r, set_config('lock_timeout', '50ms', true) OFFSET 0) bounded"
+SIZE_QUERY = 'SELECT pg_table_size(r), pg_indexes_size(r) FROM ' + _BOUNDED
+AFTER_QUERY = 'SELECT COALESCE(pg_stat_get_dead_tuples(r), 0), pg_table_size(r), pg_indexes_size(r) FROM ' + _BOUNDED
+DEAD_QUERY = 'SELECT COALESCE(pg_stat_get_dead_tuples(%s::regclass), 0)'
+FIELDS = [f.name for f in dataclasses.fields(TableStats)]
 
 
 def rewrite_bytes(item: PlanItem) -> int:
@@ -499,13 +513,53 @@ class PgVacuum:
 
     def open_session(self):
         conn = connect(self.module, self.params['login_db'])
+        return conn, self.prepare_session(conn)
+
+    def prepare_session(self, conn) -> list[str]:
+        """JIT off, lock_timeout and statement_timeout for this session; the SET statements."""
         # The catalog query is cheap; JIT compiling it would cost seconds on large catalogs.
         conn.execute("SELECT set_config('jit', 'off', false)")
-        timeouts = set_session_timeouts(
+        return set_session_timeouts(
             conn,
             pg_interval(self.params['lock_timeout']) if self.params['lock_timeout'] else None,
             pg_interval(self.params['statement_timeout']) if self.params['statement_timeout'] else None)
-        return conn, timeouts
+
+    def start_extra_sessions(self, count: int) -> tuple[list, list]:
+        """Open `count` more sessions in the background while the plan is made, so every job
+        starts working as soon as the plan is ready. Returns the threads and, once they are
+        joined, one connection or error message per thread (never fail_json from a thread)."""
+        opened: list = []
+
+        def opener() -> None:
+            conn = None
+            try:
+                conn = psycopg.connect(autocommit=True, **connection_kwargs(self.params))
+                self.prepare_session(conn)
+                opened.append(conn)
+            except Exception as exc:  # noqa: BLE001 - reported by the main thread, password scrubbed
+                if conn is not None:
+                    conn.close()
+                opened.append(scrub(f"{describe_target(self.params)}: {' '.join(str(exc).split())}", self.params))
+
+        threads = [threading.Thread(target=opener, daemon=True) for dummy in range(count)]
+        for thread in threads:
+            thread.start()
+        return threads, opened
+
+    def collect_extra_sessions(self, pending: tuple[list, list], wanted: int) -> list:
+        """Up to `wanted` of the background sessions; the others are closed. A session that
+        could not be opened leaves its job out, with a warning."""
+        threads, opened = pending
+        for thread in threads:
+            thread.join()
+        conns = [item for item in opened if not isinstance(item, str)]
+        errors = [item for item in opened if isinstance(item, str)]
+        for conn in conns[wanted:]:
+            conn.close()
+        if errors and len(conns) < wanted:
+            self.module.warn(f'{len(errors)} parallel connection(s) could not be opened, working with '
+                             f'{len(conns) + 1} job(s): {errors[0]}')
+        return conns[:wanted]
 
     # ---- work --------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -654,51 +708,45 @@ class PgVacuum:
     def measure_size(conn, schema: str, name: str) -> tuple[int, int] | None:
         """Exact (table, indexes) bytes, or None when another session holds the table: the size
         functions take a lock, so they get 50 ms at most and the catalog estimate stands in."""
-        target = qualified(schema, name).as_string(conn)
         try:
-            with conn.transaction():
-                conn.execute("SELECT set_config('lock_timeout', '50ms', true)")
-                return conn.execute('SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)',
-                                    (target, target)).fetchone()
+            return conn.execute(SIZE_QUERY, (qualified(schema, name).as_string(conn),)).fetchone()
         except psycopg.Error:
             return None
 
     def measure_after(self, conn, row: dict) -> None:
-        """Dead tuples and sizes after the operation."""
+        """Dead tuples and sizes after the operation, in one round trip (dead tuples alone
+        when the sizes cannot be read)."""
+        target = qualified(row['schema'], row['name']).as_string(conn)
         try:
-            found = conn.execute(
-                'SELECT COALESCE(s.n_dead_tup, 0) FROM pg_stat_all_tables s '
-                'WHERE s.schemaname = %s AND s.relname = %s', (row['schema'], row['name'])).fetchone()
+            row['dead_tuples_after'], row['size_after'], row['index_size_after'] = conn.execute(
+                AFTER_QUERY, (target,)).fetchone()
+            return
         except psycopg.Error:
-            found = None
-        if found:
-            row['dead_tuples_after'] = found[0]
-        sizes = self.measure_size(conn, row['schema'], row['name'])
-        if sizes:
-            row['size_after'], row['index_size_after'] = sizes
-
-    def worker(self, work: queue.Queue, results: dict, version: int, first_conn=None) -> None:
-        conn = first_conn
-        notices: list = []
+            pass
         try:
-            if conn is None:
-                conn = self.open_session()[0]
-            # A Diagnostic is only readable inside the handler: keep what we need of it.
-            conn.add_notice_handler(lambda diag: notices.append((diag.sqlstate, diag.message_primary)))
-            while True:
-                try:
-                    index, item = work.get_nowait()
-                except queue.Empty:
-                    return
-                results[index] = self.run_item(conn, notices, item, version)
-        finally:
-            if conn is not None and conn is not first_conn:
-                conn.close()
+            row['dead_tuples_after'] = conn.execute(DEAD_QUERY, (target,)).fetchone()[0]
+        except psycopg.Error:
+            pass  # dropped meanwhile: nothing to measure
+
+    def worker(self, conn, work: queue.Queue, results: dict, version: int) -> None:
+        """Takes the next table until none is left (no waiting between tables)."""
+        notices: list = []
+        # A Diagnostic is only readable inside the handler: keep what we need of it.
+        conn.add_notice_handler(lambda diag: notices.append((diag.sqlstate, diag.message_primary)))
+        while True:
+            try:
+                index, item = work.get_nowait()
+            except queue.Empty:
+                return
+            results[index] = self.run_item(conn, notices, item, version)
 
     def fetch_stats(self, conn) -> list[TableStats]:
-        cursor = conn.execute(STATS_QUERY)
+        # Only the rewrites read the bloat estimate's inputs: the others use the cheaper query.
+        cursor = conn.execute(STATS_QUERY if self.params['operation'] in BLOAT_OPERATIONS else ACTIVITY_QUERY)
         names = [column.name for column in cursor.description]
         rows = cursor.fetchall()
+        if names == FIELDS:
+            return [TableStats(*row) for row in rows]
         return [TableStats(**dict(zip(names, row))) for row in rows]
 
     def run(self) -> dict:
@@ -721,39 +769,47 @@ class PgVacuum:
             result.update(msg=msg, summary=self.summarize([], 0))
             return result
 
-        all_stats = self.fetch_stats(conn)
-        plan, left_alone, missing = build_plan(all_stats, p['operation'], self.limits, self.tables,
-                                               p['schemas'], p['exclude'])
-        if p['operation'] in REWRITES and p['space_check'] and plan:
-            plan, left_alone = self.plan_space(conn, plan, left_alone)
-        if missing:
-            conn.close()
-            self.module.fail_json(msg=f"Tables not found in database {p['login_db']!r}: {', '.join(missing)}",
-                                  **result)
-        result['not_selected'] = left_alone
-
-        if self.module.check_mode or not plan:
-            result['queries'] = (timeouts if plan else []) + [self.statement(i, version).as_string(conn) for i in plan]
-            result['tables'] = [self.planned_row(conn, item, version) for item in plan]
-            result['changed'] = bool(plan)
-            conn.close()
-            result['summary'] = self.summarize(result['tables'], len(all_stats))
-            return result
-
-        self.queries.extend(timeouts)
-        work: queue.Queue = queue.Queue()
-        for index, item in enumerate(plan):
-            work.put((index, item))
-        results: dict[int, dict] = {}
-        threads = [threading.Thread(target=self.worker, args=(work, results, version))
-                   for dummy in range(min(p['jobs'], len(plan)) - 1)]
-        for thread in threads:
-            thread.start()
+        # The other jobs' sessions open while the plan is made (not in check mode: nothing runs).
+        pending = (self.start_extra_sessions(p['jobs'] - 1)
+                   if p['jobs'] > 1 and not self.module.check_mode else ([], []))
+        extra: list | None = None
         try:
-            self.worker(work, results, version, first_conn=conn)
-        finally:
+            all_stats = self.fetch_stats(conn)
+            plan, left_alone, missing = build_plan(all_stats, p['operation'], self.limits, self.tables,
+                                                   p['schemas'], p['exclude'])
+            if p['operation'] in REWRITES and p['space_check'] and plan:
+                plan, left_alone = self.plan_space(conn, plan, left_alone)
+            if missing:
+                self.module.fail_json(msg=f"Tables not found in database {p['login_db']!r}: {', '.join(missing)}",
+                                      **result)
+            result['not_selected'] = left_alone
+
+            if self.module.check_mode or not plan:
+                result['queries'] = (timeouts if plan else []) + [self.statement(i, version).as_string(conn)
+                                                                  for i in plan]
+                result['tables'] = [self.planned_row(conn, item, version) for item in plan]
+                result['changed'] = bool(plan)
+                result['summary'] = self.summarize(result['tables'], len(all_stats))
+                return result
+
+            self.queries.extend(timeouts)
+            work: queue.Queue = queue.Queue()
+            for index, item in enumerate(plan):
+                work.put((index, item))
+            results: dict[int, dict] = {}
+            extra = self.collect_extra_sessions(pending, min(p['jobs'], len(plan)) - 1)
+            threads = [threading.Thread(target=self.worker, args=(other, work, results, version))
+                       for other in extra]
             for thread in threads:
-                thread.join()
+                thread.start()
+            try:
+                self.worker(conn, work, results, version)
+            finally:
+                for thread in threads:
+                    thread.join()
+        finally:
+            for other in self.collect_extra_sessions(pending, 0) if extra is None else extra:
+                other.close()
             conn.close()
         self._save_history()
         result['tables'] = [results[i] for i in sorted(results)]
