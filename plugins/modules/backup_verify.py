@@ -28,6 +28,16 @@ description:
     database is always dropped afterwards, with C(DROP DATABASE) and its C(FORCE) option, also
     when the restore fails or the module is terminated. V(rows) then compares the exact row
     count of every table the manifest lists.
+  - With O(pgbackrest_stanza) it verifies a pgBackRest repository instead of an artefact (the
+    checks then are V(repository), V(age), V(wal_age) and V(wal_gaps)). V(repository) runs
+    C(pgbackrest verify) (which exits 0 even when it finds corrupt files, so its report is read)
+    and fails on any invalid backup or WAL segment; V(age) the newest backup (full, diff or incr,
+    from C(pgbackrest info --output=json)) ended less than O(max_age) ago; V(wal_age) the newest
+    WAL segment archived (C(pgbackrest repo-ls)) reached the repository less than O(max_wal_age)
+    ago, the recovery point objective; V(wal_gaps) every backup's own WAL (first to last
+    segment) is archived, else that backup cannot be restored, and every WAL segment from the
+    newest full backup's first segment to the newest archived one is there, else point-in-time
+    recovery across the gap is impossible (C(pgbackrest verify) reports neither).
   - Read-only, never reports a change. Fails when a check fails, naming every failed check,
     unless O(fail_on_error=false).
 author:
@@ -89,10 +99,12 @@ options:
     description:
       - The checks to run, see the description. V(exists) is always run when another check
         needs the artefact. V(rows) needs the restore of V(restore) and runs it.
+      - Default, V(exists), V(checksum), V(format), V(age) and V(size) for an artefact;
+        V(repository), V(age), V(wal_age) and V(wal_gaps) for O(pgbackrest_stanza), which takes
+        only those four.
     type: list
     elements: str
-    choices: [exists, checksum, format, age, size, restore, rows]
-    default: [exists, checksum, format, age, size]
+    choices: [exists, checksum, format, age, size, restore, rows, repository, wal_age, wal_gaps]
   expected_sha256:
     description:
       - The sha256 the artefact must have (for example recorded by the job that uploaded it).
@@ -135,8 +147,32 @@ options:
     description: Fail the task when a check fails. With V(false) the result reports RV(verified) and RV(failures) only.
     type: bool
     default: true
+  pgbackrest_stanza:
+    description:
+      - Verify this pgBackRest stanza's repository (as configured in O(pgbackrest_config)) instead
+        of an artefact. Mutually exclusive with O(path), O(s3_key) and O(latest_in).
+      - Run the module as the repository's owner (C(become_user=postgres)); pgBackRest writes no
+        log file for these commands.
+    type: str
+  pgbackrest_config:
+    description: pgBackRest configuration file. Default, pgBackRest's own (C(/etc/pgbackrest/pgbackrest.conf)).
+    type: path
+  pgbackrest_bin:
+    description: The pgbackrest executable. Default, C(pgbackrest) on the PATH.
+    type: path
+  max_wal_age:
+    description:
+      - Oldest acceptable newest archived WAL segment for V(wal_age) (V(15m)), the recovery point
+        objective. Set C(archive_timeout) below it, or a quiet database archives nothing for hours.
+        Unset, the age is reported and never fails.
+    type: str
+  wal_segment_size:
+    description: The cluster's WAL segment size (C(initdb --wal-segsize)), to number segments for V(wal_gaps).
+    type: str
+    default: 16M
 requirements:
   - pg_restore on the host running the module, for V(format) of a pg_dump archive and for V(restore)
+  - pgBackRest 2.38 or later, for O(pgbackrest_stanza)
   - psycopg >= 3.1, for V(restore) and V(rows)
   - boto3, for S3
 notes:
@@ -149,6 +185,7 @@ notes:
 seealso:
   - module: runbook.maintenance.backup_create
   - module: runbook.maintenance.backup_prune
+  - module: runbook.maintenance.pgbackrest_expire
   - name: pg_restore
     description: PostgreSQL documentation of pg_restore.
     link: https://www.postgresql.org/docs/current/app-pgrestore.html
@@ -177,6 +214,15 @@ EXAMPLES = r'''
     aws_access_key: "{{ vault_s3_access_key }}"
     aws_secret_key: "{{ vault_s3_secret_key }}"
 
+- name: pgBackRest - repository verified, newest backup under 26h, WAL archived in the last 15 minutes, no gap
+  runbook.maintenance.backup_verify:
+    pgbackrest_stanza: main
+    max_age: 26h
+    max_wal_age: 15m
+  become: true
+  become_user: postgres
+  register: pitr_verify
+
 - name: Report only, let the next task decide (for example a circuit breaker)
   runbook.maintenance.backup_verify:
     latest_in: s3://backups/postgresql/app/
@@ -191,7 +237,7 @@ verified:
   type: bool
   sample: true
 artefact:
-  description: The artefact verified, a path or an C(s3://) URL (null when O(latest_in) holds none).
+  description: The artefact verified, a path or an C(s3://) URL (null when O(latest_in) holds none); C(pgbackrest stanza <name>) for O(pgbackrest_stanza).
   returned: always
   type: str
   sample: /var/backups/postgresql/app/app-20261129T020000Z.dump
@@ -224,7 +270,9 @@ size_bytes:
   type: int
   sample: 50462720
 age_s:
-  description: Age of the backup in seconds, from the manifest's C(created_at) else the modification time.
+  description:
+    - Age of the backup in seconds, from the manifest's C(created_at) else the modification time;
+      for a pgBackRest stanza, of its newest backup (from its end).
   returned: always
   type: float
   sample: 11520.4
@@ -238,6 +286,58 @@ previous:
   returned: when O(max_size_drop_ratio) is set and there is one
   type: dict
   sample: {artefact: /var/backups/postgresql/app/app-20261128T020000Z.dump, size: 50100012}
+pgbackrest:
+  description: What the pgBackRest checks found (with O(pgbackrest_stanza) only).
+  returned: with O(pgbackrest_stanza)
+  type: dict
+  contains:
+    stanza:
+      description: The stanza.
+      type: str
+    status:
+      description: The stanza's status as C(pgbackrest info) reports it.
+      type: str
+    newest_backup:
+      description: The newest backup, C(label), C(type) and C(stopped) (UTC).
+      type: dict
+    backups:
+      description: Every backup, oldest first, with C(label), C(type), C(stopped), C(archive_start), C(archive_stop), C(error).
+      type: list
+      elements: dict
+    archive_id:
+      description: The current archive id (such as C(15-1)).
+      type: str
+    newest_wal:
+      description: The newest archived WAL segment, C(segment) and C(archived_at) (UTC).
+      type: dict
+    wal_age_s:
+      description: Seconds since the newest WAL segment reached the repository.
+      type: float
+    wal_gaps:
+      description: Missing WAL segments since the newest full backup, each C(first), C(last), C(count).
+      type: list
+      elements: dict
+    unrestorable_backups:
+      description: Backups whose own WAL is incomplete, label to the missing segments.
+      type: dict
+    verify_status:
+      description: Overall status printed by C(pgbackrest verify) (V(ok) or V(error)).
+      type: str
+    invalid_backups:
+      description: Labels of the backups C(pgbackrest verify) did not find valid.
+      type: list
+      elements: str
+  sample:
+    stanza: main
+    status: ok
+    newest_backup: {label: 20261129-021500F_20261130-021500D, type: diff, stopped: '2026-11-30T02:16:40Z'}
+    archive_id: 15-1
+    newest_wal: {segment: 00000001000000A2000000C4, archived_at: '2026-11-30T09:59:12Z'}
+    wal_age_s: 48.2
+    wal_gaps: []
+    unrestorable_backups: {}
+    verify_status: ok
+    invalid_backups: []
 restore:
   description: The restore into the scratch database (null when it did not run).
   returned: always
@@ -302,6 +402,16 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     utc_now,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import parse_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest import (
+    STANZA_RE,
+    PgBackRestError,
+    archived_segments,
+    newest_segment,
+    parse_info,
+    parse_verify,
+    pitr_gaps,
+    segments_per_log,
+)
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connection_kwargs,
     describe_target,
@@ -334,6 +444,8 @@ except ImportError:
 
 CHECKS = ('exists', 'checksum', 'format', 'age', 'size', 'restore', 'rows')
 DEFAULT_CHECKS = ['exists', 'checksum', 'format', 'age', 'size']
+PGBACKREST_CHECKS = ('repository', 'age', 'wal_age', 'wal_gaps')
+ALL_CHECKS = CHECKS + ('repository', 'wal_age', 'wal_gaps')
 PREFIX_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]{0,39}$')
 FUTURE_TOLERANCE_S = 300
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -1089,6 +1201,200 @@ class BackupVerify:
         return self.result
 
 
+# ---- pgBackRest repositories -------------------------------------------------------------------
+class PgBackRestVerify:
+    """A pgBackRest stanza: the repository verified by pgBackRest, the newest backup's age, the
+    newest archived WAL segment's age (the RPO) and gaps in the archived WAL. Read-only."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.checks: dict[str, dict] = {}
+        stanza = self.params['pgbackrest_stanza']
+        self.result: dict = {
+            'changed': False, 'verified': False, 'artefact': f'pgbackrest stanza {stanza}', 'checks': self.checks,
+            'failures': [], 'sha256': None, 'size_bytes': None, 'age_s': None, 'manifest': None, 'restore': None,
+            'pgbackrest': {'stanza': stanza, 'status': None, 'newest_backup': None, 'backups': [],
+                           'archive_id': None, 'newest_wal': None, 'wal_age_s': None, 'wal_gaps': [],
+                           'unrestorable_backups': {},
+                           'verify_status': None, 'invalid_backups': []},
+        }
+        self.requested = self._validate()
+        self.info = None
+        self._segments = None
+
+    def _validate(self) -> list[str]:
+        p = self.params
+        errors = []
+        if not STANZA_RE.match(p['pgbackrest_stanza'] or ''):
+            errors.append(f"pgbackrest_stanza must be letters, digits, '_', '.' or '-', got {p['pgbackrest_stanza']!r}")
+        self.max_age = self.max_wal_age = None
+        for key in ('max_age', 'max_wal_age'):
+            if p[key] not in (None, ''):
+                try:
+                    setattr(self, key, parse_duration(p[key]))
+                except ValueError as exc:
+                    errors.append(f'{key}: {exc}')
+        try:
+            self.segment_size = parse_size(p['wal_segment_size'])
+            segments_per_log(self.segment_size)
+        except ValueError as exc:
+            errors.append(f'wal_segment_size: {exc}')
+        if not p['checks']:
+            errors.append('checks cannot be empty')
+        wrong = sorted(set(p['checks'] or []) - set(PGBACKREST_CHECKS))
+        if wrong:
+            errors.append(f"checks {', '.join(wrong)} apply to a backup artefact, a pgBackRest stanza takes "
+                          f"{', '.join(PGBACKREST_CHECKS)}")
+        if p['pgbackrest_config'] and not os.path.isfile(p['pgbackrest_config']):
+            errors.append(f"pgbackrest_config {p['pgbackrest_config']} is not a file")
+        if errors:
+            self.module.fail_json(msg='Invalid options: ' + '; '.join(errors))
+        return [name for name in PGBACKREST_CHECKS if name in p['checks']]
+
+    def binary(self) -> str:
+        if self.params['pgbackrest_bin']:
+            return self.params['pgbackrest_bin']
+        found = self.module.get_bin_path('pgbackrest')
+        if not found:
+            self.module.fail_json(msg='pgbackrest not found on the PATH: install pgBackRest or set pgbackrest_bin',
+                                  **self.result)
+        return found
+
+    def pgbackrest(self, *args: str) -> str:
+        """stdout of one pgBackRest command; no log file written (a root-owned log would stop the
+        postgres user's own runs), console output off so stdout is the output alone."""
+        argv = [self.binary(), f"--stanza={self.params['pgbackrest_stanza']}", '--log-level-file=off',
+                '--log-level-console=off', '--log-level-stderr=error']
+        if self.params['pgbackrest_config']:
+            argv.append(f"--config={self.params['pgbackrest_config']}")
+        argv.extend(args)
+        rc, out, err = self.module.run_command(argv, expand_user_and_vars=False)
+        if rc != 0:
+            raise CheckFailed(f"pgbackrest {args[0]} failed (exit {rc}): {one_line(err or out)[:500] or 'no message'}")
+        return out
+
+    def load_info(self):
+        if self.info is None:
+            try:
+                self.info = parse_info(self.pgbackrest('info', '--output=json'), self.params['pgbackrest_stanza'])
+            except PgBackRestError as exc:
+                raise CheckFailed(str(exc)) from None
+            data = self.result['pgbackrest']
+            data['status'] = self.info.status_message
+            data['backups'] = [{'label': b.label, 'type': b.type, 'stopped': b.stopped.strftime('%Y-%m-%dT%H:%M:%SZ'),
+                                'archive_start': b.archive_start, 'archive_stop': b.archive_stop, 'error': b.error}
+                               for b in sorted(self.info.backups, key=lambda b: b.stopped)]
+            archive = self.info.current_archive()
+            data['archive_id'] = archive['id'] if archive else None
+        return self.info
+
+    def segments(self) -> dict:
+        if self._segments is None:
+            info = self.load_info()
+            archive = info.current_archive()
+            if archive is None:
+                raise CheckFailed(f'no WAL archived in stanza {info.name} ({info.status_message})')
+            listing = self.pgbackrest('repo-ls', '--output=json', '--recurse', f"archive/{info.name}/{archive['id']}")
+            try:
+                self._segments = archived_segments(listing)
+            except PgBackRestError as exc:
+                raise CheckFailed(str(exc)) from None
+        return self._segments
+
+    def check_repository(self) -> str:
+        try:
+            report = parse_verify(self.pgbackrest('verify', '--output=text', '--verbose'))
+        except PgBackRestError as exc:
+            raise CheckFailed(str(exc)) from None
+        data = self.result['pgbackrest']
+        data['verify_status'] = report['status']
+        data['invalid_backups'] = sorted(label for label, status in report['backups'].items() if status != 'valid')
+        wal = sum(item['checked'] for item in report['archives'].values())
+        if report['status'] != 'ok' or report['problems']:
+            raise CheckFailed(f"pgbackrest verify found the repository in error: {'; '.join(report['problems'][:5]) or report['status']}")
+        return f"pgbackrest verify: {len(report['backups'])} backups valid, {wal} WAL segments checked"
+
+    def check_age(self) -> str:
+        info = self.load_info()
+        newest = info.newest()
+        if newest is None:
+            raise CheckFailed(f'stanza {info.name} holds no backup ({info.status_message})')
+        age = (utc_now() - newest.stopped).total_seconds()
+        self.result['age_s'] = round(age, 1)
+        when = newest.stopped.strftime('%Y-%m-%dT%H:%M:%SZ')
+        self.result['pgbackrest']['newest_backup'] = {'label': newest.label, 'type': newest.type, 'stopped': when}
+        if age < -FUTURE_TOLERANCE_S:
+            raise CheckFailed(f'the newest backup {newest.label} ended {when}, {human_duration(-age)} in the future: '
+                              'a wrong clock on the backup host or here?')
+        if self.max_age is not None and age > self.max_age:
+            raise CheckFailed(f"the newest backup {newest.label} ({newest.type}) is {human_duration(age)} old "
+                              f"(ended {when}), older than max_age {self.params['max_age']}")
+        limit = f", max_age {self.params['max_age']}" if self.max_age is not None else ', no max_age'
+        return f'newest backup {newest.label} ({newest.type}) {human_duration(max(age, 0))} old (ended {when}){limit}'
+
+    def check_wal_age(self) -> str:
+        newest = newest_segment(self.segments())
+        if newest is None:
+            raise CheckFailed('no WAL segment is archived: is archive_command set and archive_mode on?')
+        name, when = newest
+        age = (utc_now() - when).total_seconds()
+        data = self.result['pgbackrest']
+        data['newest_wal'] = {'segment': name, 'archived_at': when.strftime('%Y-%m-%dT%H:%M:%SZ')}
+        data['wal_age_s'] = round(age, 1)
+        if self.max_wal_age is not None and age > self.max_wal_age:
+            raise CheckFailed(f"the newest archived WAL segment {name} reached the repository {human_duration(age)} ago, "
+                              f"more than max_wal_age {self.params['max_wal_age']} (the RPO): archiving is stuck, "
+                              'or archive_timeout is not set on a quiet database')
+        limit = f", max_wal_age {self.params['max_wal_age']}" if self.max_wal_age is not None else ', no max_wal_age'
+        return f'newest archived WAL segment {name} archived {human_duration(max(age, 0))} ago{limit}'
+
+    def check_wal_gaps(self) -> str:
+        info = self.load_info()
+        segments = self.segments()
+        try:
+            found = pitr_gaps(info.backups, segments, self.segment_size)
+        except ValueError as exc:
+            raise CheckFailed(f'cannot number the WAL segments: {exc}') from None
+        data = self.result['pgbackrest']
+        data['wal_gaps'] = found['gaps']
+        data['unrestorable_backups'] = found['unrestorable']
+        problems = []
+        for label, missing in sorted(found['unrestorable'].items()):
+            more = f' (and {len(missing) - 3} more)' if len(missing) > 3 else ''
+            problems.append(f"backup {label} cannot be restored, WAL it needs is missing: {', '.join(missing[:3])}{more}")
+        for gap in found['gaps'][:5]:
+            span = gap['first'] if gap['count'] == 1 else f"{gap['first']}..{gap['last']}"
+            problems.append(f"{gap['count']} segment(s) missing since the newest full backup: {span} "
+                            '(no point-in-time recovery across it)')
+        if problems:
+            raise CheckFailed('WAL gap(s): ' + '; '.join(problems))
+        if found['since'] is None:
+            return f'no full backup to start from; {len(segments)} segments archived'
+        return (f"every backup has its WAL; no gap from the newest full backup's first segment {found['since']} "
+                f"to the newest archived ({len(segments)} segments in the archive)")
+
+    def verify(self) -> dict:
+        for name in self.requested:
+            try:
+                detail = getattr(self, f'check_{name}')()
+            except CheckFailed as exc:
+                self.checks[name] = {'ok': False, 'detail': str(exc)}
+            else:
+                self.checks[name] = {'ok': True, 'detail': detail}
+        failures = [f"{name}: {check['detail']}" for name, check in self.checks.items() if check['ok'] is False]
+        self.result['failures'] = failures
+        self.result['verified'] = not failures
+        artefact = self.result['artefact']
+        if failures:
+            self.result['msg'] = (f"{artefact}: {len(failures)} check(s) failed "
+                                  f"({', '.join(name for name, check in self.checks.items() if check['ok'] is False)}): "
+                                  + '; '.join(failures))
+        else:
+            self.result['msg'] = f"{artefact} verified: {', '.join(self.checks)}"
+        return self.result
+
+
 class Terminated(BaseException):
     """SIGTERM or SIGHUP (a task timeout, a dropped connection): unwinds through every finally
     block, so the scratch database is dropped and the downloads removed before the module exits."""
@@ -1114,7 +1420,7 @@ def main() -> None:
         region=dict(type='str'),
         aws_access_key=dict(type='str', no_log=True),
         aws_secret_key=dict(type='str', no_log=True),
-        checks=dict(type='list', elements='str', choices=list(CHECKS), default=list(DEFAULT_CHECKS)),
+        checks=dict(type='list', elements='str', choices=list(ALL_CHECKS)),
         expected_sha256=dict(type='str'),
         max_age=dict(type='str', default='26h'),
         min_size=dict(type='str'),
@@ -1124,15 +1430,34 @@ def main() -> None:
         pg_bin_dir=dict(type='path'),
         tmp_dir=dict(type='path'),
         fail_on_error=dict(type='bool', default=True),
+        pgbackrest_stanza=dict(type='str'),
+        pgbackrest_config=dict(type='path'),
+        pgbackrest_bin=dict(type='path'),
+        max_wal_age=dict(type='str'),
+        wal_segment_size=dict(type='str', default='16M'),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_one_of=[('path', 's3_key', 'latest_in')],
-        mutually_exclusive=[('path', 's3_key', 'latest_in'), ('path', 's3_bucket'), ('latest_in', 's3_bucket'),
-                            ('latest_in', 'expected_sha256')],
+        required_one_of=[('path', 's3_key', 'latest_in', 'pgbackrest_stanza')],
+        mutually_exclusive=[('path', 's3_key', 'latest_in', 'pgbackrest_stanza'), ('path', 's3_bucket'),
+                            ('latest_in', 's3_bucket'), ('latest_in', 'expected_sha256'),
+                            ('pgbackrest_stanza', 's3_bucket'), ('pgbackrest_stanza', 'expected_sha256')],
         required_together=[('s3_bucket', 's3_key')],
         supports_check_mode=True,
     )
+    if module.params['pgbackrest_stanza'] is not None:
+        if module.params['checks'] is None:
+            module.params['checks'] = list(PGBACKREST_CHECKS)
+        result = PgBackRestVerify(module).verify()
+        if result['failures'] and module.params['fail_on_error']:
+            module.fail_json(**result)
+        module.exit_json(**result)
+    if module.params['checks'] is None:
+        module.params['checks'] = list(DEFAULT_CHECKS)
+    wrong = sorted(set(module.params['checks']) - set(CHECKS))
+    if wrong:
+        module.fail_json(msg=f"Invalid options: checks {', '.join(wrong)} apply to a pgBackRest stanza "
+                             f"(pgbackrest_stanza) only, an artefact takes {', '.join(CHECKS)}")
     for signum in TERMINATING_SIGNALS:
         signal.signal(signum, terminate)
     verifier = BackupVerify(module)
