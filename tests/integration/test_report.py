@@ -106,7 +106,7 @@ def parse_exposition(text: str) -> dict:
                     rest = rest[1:]
                 elif rest:
                     raise ExpositionError(f'{where}: bad labels at {rest!r}')
-        if len({key for key, _ in labels}) != len(labels):
+        if len({pair[0] for pair in labels}) != len(labels):
             raise ExpositionError(f'{where}: a label appears twice')
         if not FLOAT.match(value):
             raise ExpositionError(f'{where}: value {value!r} is not a float')
