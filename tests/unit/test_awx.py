@@ -125,12 +125,28 @@ def test_weekly_is_sunday_0200_local_across_both_dst_changes():
     assert datetime.date(2026, 4, 5) not in by_day and datetime.date(2026, 4, 12) not in by_day
 
 
-def test_without_the_gap_shift_the_spring_forward_run_would_start_before_the_window():
+def awx_next_run(schedule, after):
+    """AWX's Schedule.update_computed_fields: the next occurrence, stepping over one at a time
+    that does not exist ("skip imaginary dates, like 2:30 on DST boundaries")."""
+    rule = rrule.rrulestr(render.rrule_string(DATA, schedule), forceset=True, tzinfos={'UTC': tz.UTC})
+    assert all(r._dtstart.tzinfo is not None for r in rule._rrule)  # AWX: "A valid TZID must be provided"
+    nxt = rule.after(after)
+    if not tz.datetime_exists(nxt):
+        nxt = rule.after(nxt)
+    return nxt.astimezone(UTC)
+
+
+def test_without_the_gap_shift_awx_would_lose_the_spring_forward_run():
     plain = dict(SCHEDULES['weekly'], dst_gap=None)
     got = {o.date(): o for o in occurrences(plain, utc(2026, 3, 28), utc(2026, 3, 30))}
     night = got[datetime.date(2026, 3, 29)]
     assert not tz.datetime_exists(night)
-    assert night.astimezone(UTC) == utc(2026, 3, 29, 0)  # 01:00 CET: an hour before 02:00
+    assert night.astimezone(UTC) == utc(2026, 3, 29, 0)  # dateutil alone: 01:00 CET, before the window
+    # AWX steps over it: the next run would be three weeks later (first and second Sunday of April
+    # belong to the monthly and quarterly runs).
+    assert awx_next_run(plain, utc(2026, 3, 28)) == utc(2026, 4, 19, 0)
+    # With the shift: 03:00 CEST that night.
+    assert awx_next_run(SCHEDULES['weekly'], utc(2026, 3, 28)) == utc(2026, 3, 29, 1)
 
 
 def test_monthly_quarterly_and_daily_backup():
