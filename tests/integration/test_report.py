@@ -244,7 +244,8 @@ def backup_vars(run: Run, **more) -> dict:
         ],
         'maintenance_report_metrics': {'backup_age_seconds': 42, 'backup_verified': True,
                                        'breaker_open{breaker="backups"}': 0, 'breaker_open{breaker="maintenance"}': 1,
-                                       'dr_drill_rto_seconds': 1260.5, 'dr_drill_rpo_seconds': '300'},
+                                       'dr_drill_rto_seconds': 1260.5, 'dr_drill_rpo_seconds': '300',
+                                       'dr_drill_passed': None},  # not measured: left out
         'maintenance_report_bytes_freed': 1000,
         'maintenance_report_vacuum': [VACUUM_RESULT],
         'maintenance_report_webhook_delay': 0,
@@ -305,6 +306,7 @@ def test_success_report_sections_metrics_and_no_notification_on_success(run, rec
     assert math.isclose(series(parsed, 'runbook_maintenance_dr_drill_rto_seconds', **labels), 1260.5)
     assert series(parsed, 'runbook_maintenance_dr_drill_rpo_seconds', **labels) == 300  # a numeric string
     assert 'RTO' in parsed['help']['runbook_maintenance_dr_drill_rto_seconds']
+    assert not [key for key in parsed['samples'] if key[0] == 'runbook_maintenance_dr_drill_passed']
     assert sorted(p.name for p in run.metrics.iterdir()) == [prom.name]  # no temporary file left
 
 
@@ -422,3 +424,6 @@ def test_bad_metrics_are_refused_with_a_clear_message(run):
                       'metric "backup_age_seconds" has a value that is not a number: "recent"'):
         assert complaint in result.stdout, complaint
     assert not run.prom('backup').exists()
+    # refused only after the report was written and shown: the on-call still sees the run
+    assert json.loads(run.newest_report('json').read_text())['status'] == 'ok'
+    assert '- Daily backups on localhost' in result.stdout
