@@ -1,4 +1,4 @@
-"""Database state after the weekly and monthly task sets (testinfra, through docker exec)."""
+"""Database state after the monthly window (testinfra, through docker exec), and its report."""
 
 from __future__ import annotations
 
@@ -48,3 +48,16 @@ def test_no_invalid_index_is_left(host):
         out = host.check_output(f'runuser -u postgres -- psql -d {database} -Atc '
                                 '"SELECT count(*) FROM pg_index WHERE NOT indisvalid"')
         assert out == '0'
+
+
+def test_the_monthly_report_records_the_rewrites_and_the_package_plan():
+    import glob
+    import json
+    import os
+    reports = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'reports')
+    report = json.load(open(sorted(glob.glob(f'{reports}/monthly-*.json'))[-1]))
+    assert report['status'] == 'ok', report.get('failure')
+    operations = {run['operation'] for run in report['databases']}
+    assert {'weekly', 'vacuum_full', 'reindex'} <= operations
+    titles = [section['title'] for section in report['sections']]
+    assert 'Package updates' in titles and 'Backups' in titles and 'Window' in titles
