@@ -105,8 +105,11 @@ def normalize_health(name, health):
         command = health['command']
         if isinstance(command, str):
             command = command.split()
-        if not isinstance(command, list) or not command or not all(isinstance(a, (str, int)) for a in command):
-            raise ServiceSpecError(f'service {name}: health command must be a non-empty list of arguments')
+        if not isinstance(command, list) or not command or not all(
+                isinstance(a, (str, int)) and not isinstance(a, bool) for a in command):
+            raise ServiceSpecError(
+                f'service {name}: health command must be a non-empty list of arguments (quote true, false, yes, no), '
+                f'got {command!r}')
         result['command'] = [str(a) for a in command]
     elif kind == 'port':
         port = health['port']

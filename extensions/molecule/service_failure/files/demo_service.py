@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A small HTTP service for the service_failure scenario (stdlib + psycopg, binds 127.0.0.1).
 
 /health answers 200 only when what the service depends on answers:

@@ -91,6 +91,7 @@ def test_input_is_not_modified():
     ([{'name': 'a', 'health': {'postgres': 'yes'}}], 'health postgres must be true'),
     ([{'name': 'a', 'health': {'command': []}}], 'exactly one of url, command, port, postgres, got none'),
     ([{'name': 'a', 'health': {'command': [{'x': 1}]}}], 'health command must be a non-empty list'),
+    ([{'name': 'a', 'health': {'command': ['docker', 'exec', 'a', True]}}], '(quote true, false, yes, no)'),
     ([{'name': 'a', 'health': {'port': 1}, 'timeout_s': 0}], 'service a: timeout_s must be a positive whole number'),
     ([{'name': 'a', 'health': {'port': 1}, 'timeout_s': 'soon'}], 'timeout_s must be a positive whole number'),
     ([{'name': 'a', 'health': {'port': 1}, 'timeout_s': True}], 'timeout_s must be a positive whole number'),
