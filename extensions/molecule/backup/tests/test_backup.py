@@ -69,4 +69,3 @@ def test_no_temporary_or_drill_database_remains(host):
     left = psql(host, 'postgres', "SELECT string_agg(datname, ',') FROM pg_database WHERE datname ~ "
                                   "'(__restore_|__drill|^runbook_verify)'")
     assert left == ''
-
