@@ -6,8 +6,11 @@ kept previous databases (`<target>__before_<stamp>`) are dropped by the fixture.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -15,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
-from pg_helpers import PASSWORD
+from pg_helpers import COLLECTIONS, PASSWORD, REPO
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -375,3 +378,31 @@ def test_over_tcp_the_password_travels_in_the_environment(pg, source, run_module
     assert result.get('failed') is not True, (result.get('msg'), result.get('_stderr'))
     assert PASSWORD not in json.dumps(result)
     assert count(pg, name, 'orders') == 5000
+
+
+# ---- the DR drill playbook ---------------------------------------------------------------------
+def test_the_drill_says_a_day_old_dump_misses_the_rpo_and_drops_its_scratch_database(pg, source, run_module,
+                                                                                      tmp_path):
+    """playbooks/dr-drill.yml run by ansible-playbook on this host against the fixture's server."""
+    name, _conn = source
+    artefact, _manifest = backup(run_module, pg, name, tmp_path / 'backups' / name)
+    day_old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    set_manifest(artefact, created_at=day_old.strftime('%Y-%m-%dT%H:%M:%SZ'))
+    inventory = tmp_path / 'inventory.json'
+    inventory.write_text(json.dumps({'databases': {'hosts': {'drillhost': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
+        'runbook_pg_login_unix_socket': str(pg.run), 'runbook_pg_login_port': pg.port,
+        'runbook_pg_login_user': 'postgres', 'dr_drill_databases': [name],
+        'dr_drill_backup_dir': str(tmp_path / 'backups')}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+               ANSIBLE_HOME=str(REPO / '.build' / 'ansible-home'), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
+    done = subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', str(inventory),
+                           str(REPO / 'playbooks' / 'dr-drill.yml')], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    out = ' '.join(done.stdout.split())
+    assert done.returncode != 0, out
+    assert f'{name}: FAIL - RTO ' in out and 'rows verified, pg_amcheck passed' in out
+    assert 'RPO missed: the newest restorable backup (' in out and 'the target is 900s' in out
+    assert 'DR drill failed: ' in out
+    assert work_databases(pg, '__drill') == []
