@@ -96,7 +96,7 @@ def _resolve(day: datetime.date, clock: datetime.time, tz: datetime.tzinfo) -> d
     if as_utc.astimezone(tz).replace(tzinfo=None) != naive:  # the wall time does not exist
         # Walk forward to the first minute that exists (the gap is at most a few hours).
         probe = naive
-        for _ in range(24 * 60):
+        for _minute in range(24 * 60):
             probe += datetime.timedelta(minutes=1)
             candidate = probe.replace(tzinfo=tz)
             if candidate.astimezone(_UTC).astimezone(tz).replace(tzinfo=None) == probe:

@@ -58,8 +58,8 @@ options:
     default: 3h
   min_remaining:
     description:
-      - Refuse to start when less than this is left of the window (V(15m)): work started at 04:58
-        cannot be finished by 05:00. V(0) disables the check.
+      - Refuse to start when less than this is left of the window (for example V(15m)), since work
+        started at 04:58 cannot be finished by 05:00. V(0) disables the check.
     type: str
     default: 10m
   now:

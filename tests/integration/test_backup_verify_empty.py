@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import write_manifest
-from test_backup_verify import ALL_CHECKS, failure_of, make_backup, no_scratch_database_left, seed, verify  # noqa: F401
+from test_backup_verify import ALL_CHECKS, failure_of, make_backup, scratch_databases, seed, verify
+
+
+@pytest.fixture(autouse=True)
+def no_scratch_database_left(pg):
+    yield
+    assert scratch_databases(pg) == [], 'a scratch database of the restore check was left behind'
 
 
 def test_empty_database_verifies_with_rows(pg, db, run_module, tmp_path):
