@@ -784,6 +784,11 @@ def main() -> int:
     elif best / vacuumdb_s > SPEED_GOAL:
         print(f'  => reachable for a tool with no start-up cost (floor {floor_ratio:.3f}), not for a Python module '
               f'importing ansible and psycopg in this run ({best / vacuumdb_s:.3f})')
+    elif not speed_met:
+        print(f'  => reachable in this run in principle (imports + floor {best / vacuumdb_s:.3f}); what pg_vacuum adds '
+              f"beyond them: {max(0.0, outside_s - imports['pg_vacuum (all its imports)']):.2f}s outside its code "
+              f'(argument parsing, the result through remove_values and JSON, interpreter exit) and '
+              f'{max(0.0, module_s - statements_s / args.jobs):.2f}s of its own work besides the statements')
     print()
     print(f'planning (check mode) over {DB_PLAN}: {plan_runs[0][2]} tables '
           f'x {args.plan_rows} rows, analyzed; median of 3')
