@@ -180,3 +180,22 @@ def test_weekly_picks_one_operation_per_table_freeze_first():
     assert [row['name'] for row in left] == ['clean']
     forced = build_plan(rows, 'weekly', Thresholds(force=True))[0]
     assert {i.stats.name: i.operation for i in forced}['clean'] == 'vacuum_analyze'
+
+
+class TestPassesAgreesWithSelect:
+    """passes() is the fast path of select(): the same verdict, without building the reason."""
+
+    def test_random_cases(self):
+        import random
+        from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import OPERATIONS, passes
+        rng = random.Random(20261127)
+        for _ in range(20_000):
+            table = stats(live_tuples=rng.choice([0, 10, 1000, 50_000]), dead_tuples=rng.choice([0, 999, 1000, 40_000]),
+                          mod_since_analyze=rng.choice([0, 999, 1000, 10**6]), analyzed=rng.random() < 0.8,
+                          xid_age=rng.choice([0, 10**8 - 1, 10**8, 2 * 10**8]), pages=rng.choice([0, 10, 5000]),
+                          table_bytes=rng.choice([0, 8192 * 10, 8192 * 5000]), index_bytes=rng.choice([0, 8192 * 300]),
+                          index_expected_bytes=rng.choice([0, 8192 * 10]), row_width=rng.choice([0, 40, 400]))
+            limits = Thresholds(max_table_bytes=rng.choice([None, 8192 * 100]), force=rng.random() < 0.1,
+                                min_bloat_bytes=rng.choice([0, 1 << 20]))
+            operation = rng.choice([op for op in OPERATIONS if op != 'weekly'])
+            assert passes(table, operation, limits) == select(table, operation, limits)[0], (table, operation, limits)
