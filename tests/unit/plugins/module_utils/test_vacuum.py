@@ -189,7 +189,7 @@ class TestPassesAgreesWithSelect:
         import random
         from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import OPERATIONS, passes
         rng = random.Random(20261127)
-        for _ in range(20_000):
+        for _case in range(20_000):
             table = stats(live_tuples=rng.choice([0, 10, 1000, 50_000]), dead_tuples=rng.choice([0, 999, 1000, 40_000]),
                           mod_since_analyze=rng.choice([0, 999, 1000, 10**6]), analyzed=rng.random() < 0.8,
                           xid_age=rng.choice([0, 10**8 - 1, 10**8, 2 * 10**8]), pages=rng.choice([0, 10, 5000]),
