@@ -5,7 +5,8 @@
 #
 # Idempotent: does nothing when an engine already answers.
 # Otherwise (as root):
-#   * installs Debian's engine (docker.io, 20.10) if dockerd is missing,
+#   * installs Debian's engine (docker.io, 20.10) if dockerd is missing, and
+#     docker-registry + busybox-static (the image_updates scenario) if missing,
 #     running `apt-get update` only when the package lists do not know it
 #     (or when the install fails on stale lists);
 #   * starts dockerd in the background with nohup (PID 1 is not systemd here),
@@ -91,22 +92,25 @@ remove_policy() {
     fi
 }
 
-install_engine() {
-    is_root || die "dockerd is not installed and this is not root.
-    Install the engine as root, e.g.:  sudo $0
-    (or: sudo apt-get install -y --no-install-recommends docker.io)"
-    command -v apt-get >/dev/null 2>&1 || die "dockerd is not installed and apt-get is not available: install a Docker engine by hand."
+# apt_install WHAT PACKAGE...: install Debian packages whose init scripts must not start anything.
+apt_install() {
+    local what=$1; shift
+    is_root || die "$what is not installed and this is not root.
+    Install it as root, e.g.:  sudo $0
+    (or: sudo apt-get install -y --no-install-recommends $*)"
+    command -v apt-get >/dev/null 2>&1 || die "$what is not installed and apt-get is not available: install $* by hand."
 
     local start=$SECONDS candidate
-    candidate=$(apt-cache policy docker.io 2>/dev/null | awk '/Candidate:/ {print $2}')
+    candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
     if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
-        log "package lists do not know docker.io: running apt-get update"
+        log "package lists do not know $1: running apt-get update"
         apt-get update -qq
     fi
 
     # docker.io's postinst would start the engine through its init script
-    # (default options, docker0 bridge on 172.17.0.0/16). Forbid that for the
-    # time of the install with a temporary policy-rc.d; we start it ourselves.
+    # (default options, docker0 bridge on 172.17.0.0/16), docker-registry's a
+    # registry on every interface. Forbid that for the time of the install with a
+    # temporary policy-rc.d; we start what we need ourselves, on loopback.
     if [ ! -e "$POLICY_RC" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
         chmod 0755 "$POLICY_RC"
@@ -114,9 +118,9 @@ install_engine() {
         trap remove_policy EXIT
     fi
 
-    local pkgs=(docker.io) rc=0 ilog="$BUILD_DIR/docker-install.log"
+    local pkgs=("$@") rc=0 ilog="$BUILD_DIR/apt-install-$1.log"
     mkdir -p "$BUILD_DIR"
-    log "installing ${pkgs[*]} (Debian's engine; pulls containerd, runc, iptables, tini); apt output: $ilog"
+    log "installing ${pkgs[*]} ($what); apt output: $ilog"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >"$ilog" 2>&1 || rc=$?
     if [ "$rc" -ne 0 ]; then
         tail -n 5 "$ilog" | sed 's/^/    /' >&2
@@ -127,12 +131,18 @@ install_engine() {
     fi
     [ "$rc" -eq 0 ] || tail -n 20 "$ilog" | sed 's/^/    /' >&2
     remove_policy
-    [ "$rc" -eq 0 ] || die "apt-get install docker.io failed (rc $rc)"
-    log "docker.io installed in $((SECONDS - start)) s"
+    [ "$rc" -eq 0 ] || die "apt-get install ${pkgs[*]} failed (rc $rc)"
+    log "${pkgs[*]} installed in $((SECONDS - start)) s"
 }
 
 main() {
     local t0=$SECONDS
+
+    # The image_updates scenario: a registry (CNCF distribution) it runs on 127.0.0.1, and a static
+    # busybox for its two-megabyte test images.
+    if ! command -v docker-registry >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+        apt_install "the test registry and busybox" docker-registry busybox-static
+    fi
 
     if engine_answers; then
         report_ok
@@ -141,7 +151,7 @@ main() {
 
     local dockerd
     if ! dockerd=$(find_dockerd) || ! command -v docker >/dev/null 2>&1; then
-        install_engine
+        apt_install "Docker's engine (pulls containerd, runc, iptables, tini)" docker.io
         dockerd=$(find_dockerd) || die "dockerd still not found after installing docker.io"
         command -v docker >/dev/null 2>&1 || die "docker client still not found after installing docker.io"
     fi

@@ -229,7 +229,7 @@ def test_natural_keys_follow_awxkit():
 def test_job_templates_cover_the_procedures():
     keys = set(DATA['job_templates'])
     assert keys == {'weekly', 'monthly', 'quarterly', 'backup', 'restore', 'dr-drill', 'disk-emergency',
-                    'health-check', 'dr-service-failure'}
+                    'health-check', 'dr-service-failure', 'image-updates'}
     for jt in DOC['job_templates']:
         assert jt['ask_job_type_on_launch'] is True  # check runs allowed
         assert 60 <= jt['timeout'] <= 4 * 3600
