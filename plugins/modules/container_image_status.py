@@ -167,24 +167,15 @@ errors:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.maintenance.plugins.module_utils.dockersdk import connect
 from ansible_collections.runbook.maintenance.plugins.module_utils.images import (
     ImageReferenceError,
     plan,
     previous_reference,
     split_reference,
 )
-
-
-def import_docker():
-    """The Docker SDK, or None and the traceback of the failed import."""
-    try:
-        import docker  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        import traceback  # pylint: disable=import-outside-toplevel
-        return None, traceback.format_exc()
-    return docker, None
 
 
 def explain(exc: Exception) -> str:
@@ -267,16 +258,7 @@ def main() -> None:
             module.fail_json(msg=f"container {entry['container']}: {exc}")
     if module.params['timeout'] <= 0:
         module.fail_json(msg=f"timeout must be a positive number of seconds, got {module.params['timeout']}")
-    docker, import_error = import_docker()
-    if docker is None:
-        module.fail_json(msg=missing_required_lib('docker (the Docker SDK for Python)'), exception=import_error)
-    try:
-        host = module.params['docker_host']
-        client = docker.DockerClient(base_url=host, timeout=module.params['timeout']) if host \
-            else docker.from_env(timeout=module.params['timeout'])
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - the SDK raises several types for "no daemon"
-        module.fail_json(msg=f'Cannot reach the Docker daemon: {exc}')
+    docker, client = connect(module, module.params['docker_host'], module.params['timeout'])
     result = ImageStatus(module, client, docker.errors.NotFound).run()
     for row in result['images']:
         if row['error']:

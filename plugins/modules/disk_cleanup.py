@@ -235,8 +235,9 @@ import os
 import shutil
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.maintenance.plugins.module_utils.dockersdk import connect
 from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import (
     DIR_FLAGS,
     Candidate,
@@ -249,16 +250,6 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     unchanged,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
-
-
-def import_docker():
-    """The Docker SDK, imported only when Docker is pruned (it costs a sixth of a second)."""
-    try:
-        import docker  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        import traceback  # pylint: disable=import-outside-toplevel
-        return None, traceback.format_exc()
-    return docker, None
 
 
 DOCKER_STEPS = ('containers', 'dangling_images', 'build_cache', 'unused_images', 'volumes')
@@ -400,16 +391,7 @@ class DiskCleanup:
         wanted = self.module.params['docker_prune']
         if wanted is None:
             return
-        docker, import_error = import_docker()
-        if docker is None:
-            self.module.fail_json(msg=missing_required_lib('docker (the Docker SDK for Python)'),
-                                  exception=import_error, **result)
-        try:
-            client = docker.DockerClient(base_url=self.module.params['docker_host']) \
-                if self.module.params['docker_host'] else docker.from_env()
-            client.ping()
-        except Exception as exc:  # noqa: BLE001 - the SDK raises several types for "no daemon"
-            self.module.fail_json(msg=f'Cannot reach the Docker daemon: {exc}', **result)
+        _docker, client = connect(self.module, self.module.params['docker_host'], **result)
         steps = result['docker'] = []
         for step in DOCKER_STEPS:
             if not wanted.get(step):
