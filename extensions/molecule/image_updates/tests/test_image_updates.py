@@ -14,8 +14,8 @@ def inspect(host, what):
     return json.loads(host.check_output(f'docker inspect {what}'))[0]
 
 
-def reports():
-    found = [json.load(open(f, encoding='utf-8')) for f in sorted(glob.glob(os.path.join(REPORTS, 'image_updates-*.json')))]
+def reports(procedure='image_updates'):
+    found = [json.load(open(f, encoding='utf-8')) for f in sorted(glob.glob(os.path.join(REPORTS, f'{procedure}-*.json')))]
     assert found, f'no report in {REPORTS}'
     return found
 
@@ -35,12 +35,13 @@ def test_services_run_their_spec(host, name):
     assert host.run(f'docker exec runbook-iu-{name} test -e /healthy').rc == 0
 
 
-def test_versions_after_the_bad_release(host):
-    """db never changed; api was put back on release 2; web stayed on release 2 (release 3 unpulled)."""
+def test_versions_after_the_bad_release_and_the_monthly_window(host):
+    """db never changed; api went 1 -> 2 -> (3 put back) -> 4 in the monthly window; web 1 -> 2 -> 3."""
     versions = {n: host.check_output(f'docker exec runbook-iu-{n} cat /version').strip() for n in ('db', 'api', 'web')}
-    assert versions == {'db': '1', 'api': '2', 'web': '2'}
+    assert versions == {'db': '1', 'api': '4', 'web': '3'}
     api = inspect(host, 'runbook-iu-api')
-    assert api['Image'] == inspect(host, f'{REGISTRY}/runbook-it/api:stable-previous')['Id']
+    assert api['Image'] == inspect(host, f'{REGISTRY}/runbook-it/api:stable')['Id']
+    assert api['Image'] != inspect(host, f'{REGISTRY}/runbook-it/api:stable-previous')['Id']
     assert host.run(f'docker image inspect {REGISTRY}/runbook-it/db:stable-previous').rc != 0
 
 
@@ -60,3 +61,10 @@ def test_the_failed_release_is_reported():
     lines = ' '.join(section_lines(failed[0]))
     assert 'api: rolled back' in lines
     assert failed[0]['metrics']['image_updates_rolled_back'] == 1
+
+
+def test_the_monthly_window_reported_the_image_updates():
+    monthly = reports('monthly')
+    assert len(monthly) == 1 and monthly[0]['status'] == 'ok'
+    lines = section_lines(monthly[0])
+    assert [line.split(':')[0] for line in lines if ': updated (' in line] == ['api', 'web']
