@@ -37,6 +37,8 @@ RECIPE=1
 #      "unable to resolve host" after trying DNS).
 # lsof: disk_cleanup's open-file detection is cross-checked with it; pgbackrest: PITR.
 # systemd, cron: scenarios that boot systemd as PID 1 (services, timers) or fall back to cron.
+# postgresql-15-repack: the monthly online rewrite (pg_repack); pgbouncer: the failover's
+#      client redirection is tested through a real connection pooler.
 # C.UTF-8 comes with libc, enough for initdb (locales-all would add 229 MB).
 PACKAGES=(
     python3
@@ -58,6 +60,8 @@ PACKAGES=(
     systemd
     cron
     curl
+    postgresql-15-repack
+    pgbouncer
 )
 # Extra packages for a one-off experiment (they change the hash too).
 if [ -n "${RUNBOOK_IMAGE_EXTRA_PACKAGES:-}" ]; then
