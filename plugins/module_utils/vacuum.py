@@ -16,7 +16,7 @@ OPERATIONS = ('vacuum', 'analyze', 'vacuum_analyze', 'vacuum_freeze', 'vacuum_fu
 # The weekly task set in one pass: per table, the first (test, operation) whose test passes:
 # FREEZE near wraparound, VACUUM ANALYZE when dead tuples pass, ANALYZE when statistics are stale.
 WEEKLY = (('vacuum_freeze', 'vacuum_freeze'), ('vacuum', 'vacuum_analyze'), ('analyze', 'analyze'))
-STATUSES = ('done', 'skipped_locked', 'deferred', 'failed', 'planned')
+STATUSES = ('done', 'skipped_locked', 'deferred', 'failed', 'planned', 'skipped')
 
 # Catalog query: one row per ordinary table or materialized view outside the system schemas.
 # Identifiers come back as data; they are quoted later with psycopg.sql.Identifier.

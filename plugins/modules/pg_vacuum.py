@@ -152,11 +152,60 @@ options:
     type: str
     default: skip
     choices: [ skip, fail ]
+  rewrite_method:
+    description:
+      - How V(vacuum_full) rewrites a table.
+      - V(pg_repack) rebuilds it online with the C(pg_repack) client and extension, holding the
+        ACCESS EXCLUSIVE lock only for a moment at the start and at the swap, so that busy tables
+        (which C(VACUUM FULL) with O(skip_locked) never gets) are rewritten too. The extension must
+        be installed in the database (C(CREATE EXTENSION pg_repack)), a client program of the same
+        version must be on the host running the module, and O(login_user) must be a superuser;
+        otherwise the task fails before anything runs.
+      - V(vacuum_full) always uses C(VACUUM FULL).
+      - V(auto) uses pg_repack when all of the above holds and C(VACUUM FULL) otherwise (the result's
+        RV(rewrite_method_note) says why, with the one-line fix).
+      - Tables without a primary key or a unique index on NOT NULL columns cannot be repacked, see
+        O(rewrite_fallback).
+    type: str
+    default: auto
+    choices: [ auto, pg_repack, vacuum_full ]
+  rewrite_fallback:
+    description:
+      - What happens to a table pg_repack cannot rewrite (no primary key or unique index on NOT NULL
+        columns) when pg_repack is the method.
+      - V(skip) reports it (status C(skipped), with the reason and the fix) and leaves it alone;
+        V(vacuum_full) rewrites it with C(VACUUM FULL), which holds its lock for the whole rewrite.
+    type: str
+    default: skip
+    choices: [ skip, vacuum_full ]
+  repack_wait_timeout:
+    description:
+      - How long pg_repack tries to get its brief ACCESS EXCLUSIVE locks (at the start and at the
+        swap), as a duration; it tries in short attempts, so other sessions never queue behind it
+        for long. A table whose lock is not granted in time is reported C(skipped_locked) and left
+        as it was (pg_repack cleans up after itself).
+    type: str
+    default: 60s
+  repack_kill_backends:
+    description:
+      - Let pg_repack cancel, then terminate, the sessions that still hold a conflicting lock when
+        O(repack_wait_timeout) has passed. Off by default, other sessions are never touched.
+    type: bool
+    default: false
+  repack_bin:
+    description:
+      - The pg_repack client program. Default C(/usr/lib/postgresql/<server major>/bin/pg_repack),
+        else C(pg_repack) on the PATH.
+    type: path
 requirements:
   - psycopg >= 3.1
 notes:
   - Statistics come from C(pg_stat_all_tables); with autovacuum and the statistics collector
     working they are current within a second or so.
+  - With pg_repack, a rewrite is interrupted at O(deadline) (pg_repack cancels and cleans up after
+    itself); temporary objects an interrupted run left behind (its trigger on the table, the
+    C(repack.log_<oid>) and C(repack.table_<oid>) tables) are dropped before and after each table
+    and listed in RV(tables[].cleanup).
 seealso:
   - name: VACUUM
     description: PostgreSQL documentation of VACUUM.
@@ -164,6 +213,9 @@ seealso:
   - name: vacuumdb
     description: The command line tool this module is measured against.
     link: https://www.postgresql.org/docs/current/app-vacuumdb.html
+  - name: pg_repack
+    description: Online rewrite of tables, used by O(rewrite_method).
+    link: https://reorg.github.io/pg_repack/
 '''
 
 EXAMPLES = r'''
@@ -185,6 +237,14 @@ EXAMPLES = r'''
     login_db: app
     tables: [public.orders, "audit.events"]
     lock_timeout: 2s
+
+- name: Monthly rewrite of bloated tables, online with pg_repack where the extension is installed
+  runbook.maintenance.pg_vacuum:
+    login_db: app
+    operation: vacuum_full
+    rewrite_method: auto
+    repack_wait_timeout: 30s
+    deadline: "05:00"
 
 - name: Set the connection once for every PostgreSQL module of the collection
   module_defaults:
@@ -215,8 +275,29 @@ tables:
       description: The operation.
       type: str
     status:
-      description: One of C(done), C(skipped_locked), C(deferred), C(failed), C(planned) (check mode).
+      description:
+        - One of C(done), C(skipped_locked), C(deferred), C(failed), C(planned) (check mode),
+          C(skipped) (pg_repack cannot rewrite it and O(rewrite_fallback=skip); see C(error)).
       type: str
+    method:
+      description:
+        - How the table is (or would be) worked on. For V(vacuum_full) C(pg_repack) or
+          C(vacuum_full); for the other operations the operation itself.
+      type: str
+    command:
+      description: The pg_repack argument list (no password: it travels in the environment).
+      type: list
+      elements: str
+      returned: when the method is C(pg_repack)
+    estimated_bloat_bytes:
+      description: Estimated reclaimable bytes of the table, for V(vacuum_full) and V(reindex).
+      type: int
+    hint:
+      description:
+        - For a busy table that C(VACUUM FULL) could not lock (C(skipped_locked)) while pg_repack was
+          not usable, what to do so it gets rewritten online.
+      type: str
+      returned: when applicable
     reason:
       description: Why the table was chosen (or deferred).
       type: str
@@ -244,10 +325,12 @@ tables:
       description: The error, for C(failed) and C(skipped_locked) tables.
       type: str
     cleanup:
-      description: Invalid index copies left by an interrupted C(REINDEX CONCURRENTLY) that were dropped.
+      description:
+        - Invalid index copies left by an interrupted C(REINDEX CONCURRENTLY) that were dropped, or
+          the pg_repack leftovers (trigger, log and copy tables of an interrupted run) that were dropped.
       type: list
       elements: str
-      returned: for V(reindex)
+      returned: for V(reindex) and pg_repack rewrites
   sample:
     - schema: public
       name: orders
@@ -287,9 +370,11 @@ summary:
     deferred: 0
     failed: 0
     planned: 0
+    skipped: 0
     tables_considered: 12
     dead_tuples_removed: 180000
     bytes_reclaimed: 0
+    bloat_remaining_bytes: 0
     duration_s: 1.9
 server_version:
   description: Version of the server.
@@ -311,6 +396,18 @@ in_recovery:
   returned: always
   type: bool
   sample: false
+rewrite_method:
+  description: For V(vacuum_full), the method of this run, C(pg_repack) or C(vacuum_full).
+  returned: for V(vacuum_full)
+  type: str
+  sample: pg_repack
+rewrite_method_note:
+  description: Why pg_repack is not used (with the fix), when O(rewrite_method=auto) chose C(VACUUM FULL).
+  returned: for V(vacuum_full)
+  type: str
+  sample: >-
+    the pg_repack extension is not installed in database app (rewrite it online with pg_repack: install the
+    package (Debian: postgresql-15-repack) and run CREATE EXTENSION pg_repack in database app)
 '''
 
 import dataclasses
@@ -318,6 +415,9 @@ import datetime
 import json
 import os
 import queue
+import shlex
+import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -334,6 +434,19 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     scrub,
     server_version,
     set_session_timeouts,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.repack import (
+    BACKENDS_QUERY,
+    FALLBACKS,
+    KEYS_QUERY,
+    LEFTOVERS_QUERY,
+    METHODS,
+    backend_patterns,
+    leftover_oids,
+    parse_output,
+    repack_command,
+    resolve_method,
+    table_method,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import (
     parse_deadline,
@@ -363,6 +476,10 @@ except ImportError:  # reported by ensure_psycopg
 LOCK_NOT_AVAILABLE = '55P03'
 # Throughput assumed for a VACUUM FULL before one has been measured in this run (bytes/s).
 DEFAULT_REWRITE_RATE = 50 * 1024 * 1024
+# pg_repack copies, logs concurrent changes and rebuilds the indexes: assume half that rate.
+DEFAULT_REPACK_RATE = DEFAULT_REWRITE_RATE / 2
+# After the deadline pg_repack gets SIGINT (it cancels and drops its objects), then this long.
+REPACK_GRACE_S = 30
 REWRITES = ('vacuum_full', 'reindex')
 # Free space a rewrite needs, relative to the copy it makes (the copy, WAL, sort space).
 SPACE_FACTOR = 1.2
@@ -409,6 +526,9 @@ class PgVacuum:
         self.history = self._load_history()
         self.reserved: dict[str, int] = {}
         self.paths: dict[int, str | None] = {}
+        self.rewrite_method: str | None = None
+        self.rewrite_note: str | None = None
+        self.repack_bin: str | None = None
 
     def _load_history(self) -> dict:
         path = self.params['history_file']
@@ -437,7 +557,8 @@ class PgVacuum:
             self.module.warn(f'could not write history_file {path}: {exc}')
 
     def history_key(self, item: PlanItem) -> str:
-        return f"{self.params['login_db']}/{item.stats.schema}/{item.stats.name}/{item.operation}"
+        key = f"{self.params['login_db']}/{item.stats.schema}/{item.stats.name}/{item.operation}"
+        return key + '/pg_repack' if item.extra.get('method') == 'pg_repack' else key
 
     # ---- input -------------------------------------------------------------------------
     def _validate(self) -> tuple[Thresholds, list[tuple[str, str]], float | None]:
@@ -453,10 +574,11 @@ class PgVacuum:
             errors.append(f"max_table_bytes must be positive, got {p['max_table_bytes']}")
         if p['jobs'] < 1 or p['jobs'] > 64:
             errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
-        for name in ('lock_timeout', 'statement_timeout'):
+        for name in ('lock_timeout', 'statement_timeout', 'repack_wait_timeout'):
             if p[name] is not None:
                 try:
-                    parse_duration(p[name])
+                    if parse_duration(p[name]) <= 0:
+                        errors.append(f'{name} must be a positive duration (0 would mean no limit), got {p[name]!r}')
                 except ValueError as exc:
                     errors.append(f'{name}: {exc}')
         tables = []
@@ -584,6 +706,8 @@ class PgVacuum:
         past = self.history.get(self.history_key(item))
         if past and past.get('bytes') and past.get('duration_s') is not None:
             return past['duration_s'] * size / past['bytes'], f"last run took {past['duration_s']}s"
+        if item.extra.get('method') == 'pg_repack':
+            return size / DEFAULT_REPACK_RATE, 'assumed 25 MB/s for pg_repack'
         if self.rewrite_rate:
             return size / self.rewrite_rate, 'rate measured in this run'
         return size / DEFAULT_REWRITE_RATE, 'assumed 50 MB/s'
@@ -633,6 +757,8 @@ class PgVacuum:
     def run_item(self, conn, notices: list, item: PlanItem, version: int) -> dict:
         query = self.statement(item, version)
         row = self.planned_row(conn, item, version)
+        if row['status'] == 'skipped':
+            return row
         why_defer = self.should_defer(item) or self.space_problem(item)
         if why_defer:
             row.update(status='deferred', reason=f'{item.reason}; {why_defer}')
@@ -641,6 +767,8 @@ class PgVacuum:
         if sizes:
             row['size_before'], row['index_size_before'] = sizes
         try:
+            if item.extra.get('method') == 'pg_repack':
+                return self.execute_repack(conn, item, row)
             return self.execute_item(conn, notices, item, query, row)
         finally:
             self.release_space(item)
@@ -671,6 +799,14 @@ class PgVacuum:
             else:
                 row['status'] = 'done'
         row['duration_s'] = round(time.monotonic() - start, 3)
+        if row['status'] == 'skipped_locked' and item.operation == 'vacuum_full' and self.rewrite_note:
+            row['hint'] = (f'busy table: VACUUM FULL needs an ACCESS EXCLUSIVE lock for the whole rewrite; '
+                           f'{self.rewrite_note}')
+        self.finish_row(conn, item, row)
+        return row
+
+    def finish_row(self, conn, item: PlanItem, row: dict) -> None:
+        """Sizes after a successful operation, and the duration of rewrites for the next plan."""
         if row['status'] == 'done':
             self.measure_after(conn, row)
             if item.operation in REWRITES:
@@ -678,11 +814,138 @@ class PgVacuum:
                     self.history[self.history_key(item)] = {
                         'duration_s': row['duration_s'], 'bytes': rewrite_bytes(item),
                         'at': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
-                    if row['duration_s'] > 0.5:
+                    if row['duration_s'] > 0.5 and item.extra.get('method') != 'pg_repack':
                         self.rewrite_rate = rewrite_bytes(item) / row['duration_s']
-        elif item.operation == 'reindex' and 'CONCURRENTLY' in text:
-            row['cleanup'] = row.get('cleanup', []) + self.drop_leftover_indexes(conn, stats)
+        elif item.operation == 'reindex' and 'CONCURRENTLY' in row['query']:
+            row['cleanup'] = row.get('cleanup', []) + self.drop_leftover_indexes(conn, item.stats)
+
+    # ---- pg_repack ---------------------------------------------------------------------
+    def execute_repack(self, conn, item: PlanItem, row: dict) -> dict:
+        """One table rewritten online by pg_repack, bounded by the deadline and
+        statement_timeout; whatever an interrupted run leaves behind is dropped."""
+        oid = item.extra['oid']
+        row['cleanup'] = []
+        if self.repack_busy(conn, oid):
+            row.update(status='skipped_locked', error='another pg_repack is working on this table')
+            return row
+        row['cleanup'] += self.drop_repack_leftovers(conn, oid)
+        self.record(row['query'])
+        start = time.monotonic()
+        limit = self.remaining()
+        if self.params['statement_timeout']:
+            bound = parse_duration(self.params['statement_timeout'])
+            limit = bound if limit is None else min(limit, bound)
+        returncode, output, interrupted = self.run_repack(item.extra['argv'], limit)
+        row['duration_s'] = round(time.monotonic() - start, 3)
+        if interrupted:
+            row.update(status='failed', error=f'pg_repack interrupted after {row["duration_s"]:.0f}s: {interrupted} '
+                                              f'({" ".join(output.split())[-300:]})')
+        else:
+            status, error = parse_output(returncode, output)
+            row.update(status=status, error=scrub(error, self.params) if error else None)
+        # Verify: nothing of this run (or of a killed one) may stay on the table.
+        row['cleanup'] += self.drop_repack_leftovers(conn, oid)
+        self.finish_row(conn, item, row)
         return row
+
+    def run_repack(self, argv: list[str], limit: float | None) -> tuple[int, str, str | None]:
+        """pg_repack with the password in its environment. At the limit it gets SIGINT (it cancels
+        its statements and drops its objects), then SIGKILL after a grace period. Written with
+        subprocess because run_command has no time limit."""
+        from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import libpq_environment
+        env = dict(os.environ)
+        env.update(libpq_environment(self.params, self.params['login_db']))
+        env.pop('PGAPPNAME', None)  # pg_repack's sessions keep their own name ('pg_repack')
+        interrupted = None
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=env, text=True, errors='replace') as proc:
+            try:
+                output, dummy = proc.communicate(timeout=None if limit is None else max(1.0, limit))
+            except subprocess.TimeoutExpired:
+                interrupted = 'the deadline (or statement_timeout) was reached'
+                proc.send_signal(signal.SIGINT)
+                try:
+                    output, dummy = proc.communicate(timeout=REPACK_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    output, dummy = proc.communicate()
+        return proc.returncode, output or '', interrupted
+
+    def repack_busy(self, conn, oid: int) -> bool:
+        """Whether a live pg_repack session (another operator's) is working on this table."""
+        try:
+            return bool(conn.execute(BACKENDS_QUERY, backend_patterns(oid)).fetchall())
+        except psycopg.Error:
+            return False
+
+    def drop_repack_leftovers(self, conn, oid: int) -> list[str]:
+        """Drop the trigger, log and copy tables an interrupted pg_repack left for this table: first
+        the server sessions of a killed client still working on them (bounded wait), then
+        repack.repack_drop(), pg_repack's own cleanup function. Returns what was dropped."""
+        try:
+            names = [name for (name,) in conn.execute(LEFTOVERS_QUERY).fetchall()]
+        except psycopg.Error:
+            return []
+        if oid not in leftover_oids(names):
+            return []
+        found = sorted(name for name in names if name.endswith(f'_{oid}') or f'_{oid}_' in name)
+        try:
+            pids = [pid for (pid,) in conn.execute(BACKENDS_QUERY, backend_patterns(oid)).fetchall()]
+            for pid in pids:
+                self.record(f'SELECT pg_terminate_backend({pid})')
+                conn.execute('SELECT pg_terminate_backend(%s)', (pid,))
+            deadline = time.monotonic() + 10
+            while pids and time.monotonic() < deadline:
+                if not conn.execute('SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)', (pids,)).fetchone()[0]:
+                    break
+                time.sleep(0.1)
+            self.record(f'SELECT repack.repack_drop({oid}, 4)')
+            conn.execute('SELECT repack.repack_drop(%s, 4)', (oid,))
+        except psycopg.Error as exc:
+            self.module.warn(f"could not drop pg_repack's leftovers for table OID {oid} ({', '.join(found)}); "
+                             f"the next run retries: {' '.join(str(exc).split())}")
+            return []
+        return [name.replace('table_trigger_', 'trigger repack_trigger on table OID ') for name in found]
+
+    def prepare_rewrites(self, conn, plan: list[PlanItem], version: int) -> None:
+        """The rewrite method of this run and of each table of a VACUUM FULL plan."""
+        p = self.params
+        major = version // 10000
+        extension = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_repack'").fetchone()
+        superuser = conn.execute('SELECT rolsuper FROM pg_roles WHERE rolname = current_user').fetchone()
+        client, client_version = None, None
+        if p['rewrite_method'] != 'vacuum_full':
+            client = p['repack_bin'] or next(
+                (path for path in (f'/usr/lib/postgresql/{major}/bin/pg_repack',) if os.access(path, os.X_OK)), None) \
+                or self.module.get_bin_path('pg_repack')
+            if client and os.access(client, os.X_OK):
+                try:
+                    client_version = subprocess.run([client, '--version'], capture_output=True, text=True,
+                                                    timeout=10, check=False).stdout.strip()
+                except (OSError, subprocess.SubprocessError):
+                    client = None
+            else:
+                client = None
+        method, note, error = resolve_method(p['rewrite_method'], extension[0] if extension else None, client,
+                                             client_version, bool(superuser and superuser[0]), p['login_db'], major)
+        if error:
+            self.module.fail_json(msg=error)
+        self.rewrite_method, self.rewrite_note, self.repack_bin = method, note, client
+        if method != 'pg_repack':
+            for item in plan:
+                item.extra['method'] = 'vacuum_full'
+            return
+        keys = {(schema, name): (oid, has_key) for oid, schema, name, kind, has_key in conn.execute(
+            KEYS_QUERY, ([i.stats.schema for i in plan], [i.stats.name for i in plan])).fetchall()}
+        connection = {'host': p['login_unix_socket'] or p['login_host'], 'port': p['login_port'], 'user': p['login_user']}
+        wait = parse_duration(p['repack_wait_timeout'])
+        for item in plan:
+            oid, has_key = keys.get((item.stats.schema, item.stats.name), (None, False))
+            chosen, why = table_method('pg_repack', bool(has_key), p['rewrite_fallback'])
+            item.extra.update(method=chosen, oid=oid, note=why)
+            if chosen == 'pg_repack':
+                item.extra['argv'] = repack_command(client, p['login_db'], item.stats.schema, item.stats.name, wait,
+                                                    p['repack_kill_backends'], 1, connection)
 
     def drop_leftover_indexes(self, conn, stats: TableStats) -> list[str]:
         """An interrupted REINDEX CONCURRENTLY leaves invalid '<index>_ccnew' copies behind:
@@ -777,18 +1040,24 @@ class PgVacuum:
             all_stats = self.fetch_stats(conn)
             plan, left_alone, missing = build_plan(all_stats, p['operation'], self.limits, self.tables,
                                                    p['schemas'], p['exclude'])
+            if p['operation'] == 'vacuum_full' and plan:
+                self.prepare_rewrites(conn, plan, version)
             if p['operation'] in REWRITES and p['space_check'] and plan:
                 plan, left_alone = self.plan_space(conn, plan, left_alone)
             if missing:
                 self.module.fail_json(msg=f"Tables not found in database {p['login_db']!r}: {', '.join(missing)}",
                                       **result)
             result['not_selected'] = left_alone
+            if p['operation'] == 'vacuum_full':
+                result['rewrite_method'] = self.rewrite_method or (
+                    'vacuum_full' if p['rewrite_method'] == 'vacuum_full' else None)
+                result['rewrite_method_note'] = self.rewrite_note
 
             if self.module.check_mode or not plan:
-                result['queries'] = (timeouts if plan else []) + [self.statement(i, version).as_string(conn)
-                                                                  for i in plan]
                 result['tables'] = [self.planned_row(conn, item, version) for item in plan]
-                result['changed'] = bool(plan)
+                result['queries'] = (timeouts if plan else []) + [row['query'] for row in result['tables']
+                                                                  if row['status'] == 'planned']
+                result['changed'] = any(row['status'] == 'planned' for row in result['tables'])
                 result['summary'] = self.summarize(result['tables'], len(all_stats))
                 return result
 
@@ -834,14 +1103,26 @@ class PgVacuum:
 
     def planned_row(self, conn, item: PlanItem, version: int) -> dict:
         stats = item.stats
-        return {
+        row = {
             'schema': stats.schema, 'name': stats.name, 'operation': item.operation,
+            'method': item.extra.get('method') or item.operation,
             'status': 'planned', 'reason': item.reason,
             'query': self.statement(item, version).as_string(conn), 'duration_s': None,
             'dead_tuples_before': stats.dead_tuples, 'dead_tuples_after': None,
             'live_tuples': stats.live_tuples, 'size_before': stats.table_bytes, 'size_after': None,
             'index_size_before': stats.index_bytes, 'index_size_after': None, 'error': None,
         }
+        if item.operation in REWRITES:
+            row['estimated_bloat_bytes'] = int(item.benefit)
+        if item.operation == 'vacuum_full' and self.rewrite_method == 'pg_repack':
+            if item.extra.get('method') is None:
+                row.update(method='pg_repack', status='skipped', query='', error=item.extra.get('note'))
+            elif item.extra.get('method') == 'pg_repack':
+                row['command'] = item.extra['argv']
+                row['query'] = shlex.join(item.extra['argv'])
+            elif item.extra.get('note'):
+                row['reason'] = f"{item.reason}; {item.extra['note']}"
+        return row
 
     def summarize(self, rows: list[dict], considered: int) -> dict:
         summary = {status: 0 for status in STATUSES}
@@ -854,6 +1135,10 @@ class PgVacuum:
         summary['bytes_reclaimed'] = sum(
             max(0, (row['size_before'] + row['index_size_before'])
                 - ((row['size_after'] or 0) + (row['index_size_after'] or 0))) for row in done)
+        # Bloat the rewrites could not give back: tables skipped, locked, deferred or failed.
+        summary['bloat_remaining_bytes'] = sum(
+            row.get('estimated_bloat_bytes') or 0 for row in rows
+            if row['status'] in ('skipped', 'skipped_locked', 'deferred', 'failed'))
         summary['duration_s'] = round(time.monotonic() - self.started, 3)
         return summary
 
@@ -882,6 +1167,11 @@ def main() -> None:
         space_check=dict(type='bool', default=True),
         history_file=dict(type='path'),
         on_standby=dict(type='str', default='skip', choices=['skip', 'fail']),
+        rewrite_method=dict(type='str', default='auto', choices=list(METHODS)),
+        rewrite_fallback=dict(type='str', default='skip', choices=list(FALLBACKS)),
+        repack_wait_timeout=dict(type='str', default='60s'),
+        repack_kill_backends=dict(type='bool', default=False),
+        repack_bin=dict(type='path'),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -427,3 +427,37 @@ def test_bad_metrics_are_refused_with_a_clear_message(run):
     # refused only after the report was written and shown: the on-call still sees the run
     assert json.loads(run.newest_report('json').read_text())['status'] == 'ok'
     assert '- Daily backups on localhost' in result.stdout
+
+
+def test_the_monthly_rewrite_names_the_method_the_busy_tables_and_the_bloat_left(run):
+    """pg_vacuum's vacuum_full result: the method of the run, per table, and for a busy table that
+    VACUUM FULL could not lock (pg_repack not installed) the one-line fix; bloat given back and left."""
+    rewrite = {
+        'database': 'shop', 'operation': 'vacuum_full', 'server_version': {'full': '15.10'},
+        'rewrite_method': 'vacuum_full',
+        'rewrite_method_note': 'the pg_repack extension is not installed in database shop (install it)',
+        'summary': {'done': 1, 'planned': 0, 'skipped_locked': 1, 'skipped': 0, 'deferred': 0, 'failed': 0,
+                    'dead_tuples_removed': 0, 'bytes_reclaimed': 3 * 1048576, 'bloat_remaining_bytes': 5 * 1048576,
+                    'duration_s': 1.5},
+        'tables': [
+            {'schema': 'public', 'name': 'quiet', 'status': 'done', 'operation': 'vacuum_full', 'method': 'vacuum_full',
+             'duration_s': 1.2, 'dead_tuples_before': 0, 'dead_tuples_after': 0, 'reason': 'estimated table bloat',
+             'error': None, 'size_before': 4194304, 'size_after': 1048576, 'index_size_before': 0,
+             'index_size_after': 0, 'estimated_bloat_bytes': 3145728},
+            {'schema': 'public', 'name': 'orders', 'status': 'skipped_locked', 'operation': 'vacuum_full',
+             'method': 'vacuum_full', 'duration_s': 1.0, 'dead_tuples_before': 10, 'dead_tuples_after': None,
+             'reason': 'estimated table bloat', 'error': 'lock not available',
+             'hint': 'busy table: CREATE EXTENSION pg_repack', 'size_before': 9, 'size_after': None,
+             'index_size_before': 0, 'index_size_after': None, 'estimated_bloat_bytes': 5242880}],
+        'not_selected': [],
+    }
+    ok(run(maintenance_report_title='Monthly maintenance', maintenance_report_started=started(),
+           maintenance_report_checks={}, maintenance_report_vacuum=[rewrite], maintenance_report_failure=''))
+    text = run.newest_report('txt').read_text()
+    assert '  VACUUM FULL: 1 done, 0 planned, 1 skipped (locked), 0 skipped,' in text
+    assert 'bloat given back 3.0 MiB, remaining on tables not rewritten 5.0 MiB; method vacuum_full (the pg_repack' in text
+    assert 'SKIPPED_LOCKED public.orders [vacuum_full]' in text
+    assert '\n                   fix: busy table: CREATE EXTENSION pg_repack\n' in text
+    assert 'DONE           public.quiet [vacuum_full]' in text
+    report = json.loads(run.newest_report('json').read_text())
+    assert report['databases'][0]['rewrite_method'] == 'vacuum_full'
