@@ -40,7 +40,17 @@ def test_clean_tables_keep_their_size(host, database, schema, table):
 def test_rewrite_durations_were_recorded(host):
     history = host.file('/var/lib/postgresql/runbook-pg_vacuum-history.json')
     assert history.exists
-    assert 'sessions/vacuum_full' in history.content_string
+    assert 'sessions/vacuum_full/pg_repack' in history.content_string
+
+
+@pytest.mark.parametrize('database', ['shop', 'auth'])
+def test_pg_repack_was_used_and_left_nothing_behind(host, database):
+    def psql(query):
+        return host.check_output(f'runuser -u postgres -- psql -d {database} -Atc "{query}"')
+    assert psql("SELECT extname FROM pg_extension WHERE extname = 'pg_repack'") == 'pg_repack'
+    assert psql("SELECT count(*) FROM pg_trigger WHERE tgname = 'repack_trigger'") == '0'
+    assert psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'repack' AND c.relname ~ '^(log|table)_[0-9]+'") == '0'
 
 
 def test_no_invalid_index_is_left(host):
@@ -59,5 +69,9 @@ def test_the_monthly_report_records_the_rewrites_and_the_package_plan():
     assert report['status'] == 'ok', report.get('failure')
     operations = {run['operation'] for run in report['databases']}
     assert {'weekly', 'vacuum_full', 'reindex'} <= operations
+    rewrites = [t for run in report['databases'] if run['operation'] == 'vacuum_full' for t in run['tables']]
+    assert {t['name'] for t in rewrites} >= {'Audit Log', 'sessions'}
+    assert {(t['method'], t['status']) for t in rewrites} == {('pg_repack', 'done')}
+    assert all(run['rewrite_method'] == 'pg_repack' for run in report['databases'] if run['operation'] == 'vacuum_full')
     titles = [section['title'] for section in report['sections']]
     assert 'Package updates' in titles and 'Backups' in titles and 'Window' in titles
