@@ -285,7 +285,7 @@ tables:
           C(vacuum_full); for the other operations the operation itself.
       type: str
     command:
-      description: The pg_repack argument list (no password: it travels in the environment).
+      description: The pg_repack argument list (no password, which travels in the environment).
       type: list
       elements: str
       returned: when the method is C(pg_repack)
