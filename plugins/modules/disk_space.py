@@ -187,8 +187,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     for name in ('emergency_free_percent', 'min_free_percent'):
-        if not 0 <= module.params[name] <= 100:
-            module.fail_json(msg=f'{name} must be between 0 and 100, got {module.params[name]}')
+        if module.params[name] < 0:  # above 100 is allowed: every filesystem then counts as short
+            module.fail_json(msg=f'{name} must be a percentage of 0 or more, got {module.params[name]}')
     if not module.params['paths']:
         module.fail_json(msg='paths must name at least one path')
     module.exit_json(**DiskSpace(module).run())
