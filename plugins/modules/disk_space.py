@@ -71,20 +71,49 @@ filesystems:
   type: list
   elements: dict
   contains:
-    path: {description: The first of O(paths) on this filesystem., type: str}
-    paths: {description: Every path of O(paths) on it., type: list, elements: str}
-    mount: {description: Mount point., type: str}
-    size_total: {description: Size in bytes., type: int}
-    size_available: {description: Bytes free for unprivileged use (as df reports)., type: int}
-    size_used: {description: Bytes in use., type: int}
-    free_percent: {description: Free space in percent (one decimal)., type: float}
-    previous_at: {description: When the previous measurement was taken (Unix time), or null., type: float}
-    interval_s: {description: Seconds since the previous measurement, or null., type: float}
-    growth_bytes: {description: Growth of the used space since then (negative when freed), or null., type: int}
-    growth_bytes_per_day: {description: That growth per day, or null., type: float}
-    days_until_full: {description: Days until full at that rate; null when it does not grow., type: float}
-    low: {description: Under O(min_free_percent)., type: bool}
-    emergency: {description: Under O(emergency_free_percent)., type: bool}
+    path:
+      description: The first of O(paths) on this filesystem.
+      type: str
+    paths:
+      description: Every path of O(paths) on it.
+      type: list
+      elements: str
+    mount:
+      description: Mount point.
+      type: str
+    size_total:
+      description: Size in bytes.
+      type: int
+    size_available:
+      description: Bytes free for unprivileged use (as df reports).
+      type: int
+    size_used:
+      description: Bytes in use.
+      type: int
+    free_percent:
+      description: Free space in percent (one decimal).
+      type: float
+    previous_at:
+      description: When the previous measurement was taken (Unix time), or null.
+      type: float
+    interval_s:
+      description: Seconds since the previous measurement, or null.
+      type: float
+    growth_bytes:
+      description: Growth of the used space since then (negative when freed), or null.
+      type: int
+    growth_bytes_per_day:
+      description: That growth per day, or null.
+      type: float
+    days_until_full:
+      description: Days until full at that rate; null when it does not grow.
+      type: float
+    low:
+      description: Under O(min_free_percent).
+      type: bool
+    emergency:
+      description: Under O(emergency_free_percent).
+      type: bool
 missing:
   description: Paths that do not exist (not measured).
   returned: always
