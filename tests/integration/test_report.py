@@ -253,6 +253,11 @@ def backup_vars(run: Run, **more) -> dict:
     }
 
 
+def flat(text: str) -> str:
+    """Output with the YAML callback's line folding undone."""
+    return ' '.join(text.split())
+
+
 def ok(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return result.stdout
@@ -376,7 +381,7 @@ def test_a_dead_webhook_only_warns_unless_told_to_fail(run, secret):
     common = dict(maintenance_report_webhook_url=url, maintenance_report_failure='a step failed',
                   maintenance_report_webhook_retries=1, maintenance_report_webhook_timeout=5)
     out = ok(run(**backup_vars(run, **common)))
-    assert 'WARNING: the backup notification was not delivered: HTTP status -1 after 2 attempt(s)' in out
+    assert 'WARNING: the backup notification was not delivered to webhook: HTTP status -1 after 2 attempt(s)' in flat(out)
     assert secret not in out
     assert series(parse_exposition(run.prom('backup').read_text()), 'runbook_maintenance_last_run_status',
                   procedure='backup', host='localhost') == 0  # the metrics are still written
@@ -461,3 +466,120 @@ def test_the_monthly_rewrite_names_the_method_the_busy_tables_and_the_bloat_left
     assert 'DONE           public.quiet [vacuum_full]' in text
     report = json.loads(run.newest_report('json').read_text())
     assert report['databases'][0]['rewrite_method'] == 'vacuum_full'
+
+
+# ---- severity and paging: PagerDuty Events API v2, Alertmanager, problems besides a failure -------
+
+class Silent:
+    """Accepts connections on 127.0.0.1 and never answers (a hung receiver)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def by_path(receiver: Receiver, fragment: str) -> list[dict]:
+    return [r for r in receiver.requests if fragment in r['path']]
+
+
+def test_pagerduty_and_alertmanager_page_a_failure_and_resolve_on_the_next_good_run(run, receiver, secret):
+    token = f'token-{uuid.uuid4().hex}'
+    notifiers = dict(maintenance_report_pagerduty_routing_key=secret,
+                     maintenance_report_pagerduty_url=f'http://127.0.0.1:{receiver.port}/v2/enqueue',
+                     maintenance_report_alertmanager_url=f'http://127.0.0.1:{receiver.port}/am/',
+                     maintenance_report_alertmanager_token=token,
+                     maintenance_report_alertmanager_labels={'team': 'dba'})
+    failure = 'Verify each new dump: checksum: sha256 does not match the manifest'
+    out = ok(run(**backup_vars(run, maintenance_report_failure=failure, **notifiers)))
+    assert secret not in out and token not in out
+
+    report = json.loads(run.newest_report('json').read_text())
+    assert report['severity'] == 'P1' and report['page'] is True
+    assert report['response'].startswith('P1: respond within 15 minutes')
+    assert report['problems'][0] == failure
+    text = run.newest_report('txt').read_text()
+    assert 'status FAILED, severity P1' in text and 'P1: respond within 15 minutes' in text
+
+    (pd,) = by_path(receiver, '/v2/enqueue')
+    event = json.loads(pd['body'])
+    assert pd['headers']['Content-Type'].startswith('application/json')
+    assert event['routing_key'] == secret and event['event_action'] == 'trigger'
+    assert event['dedup_key'] == 'runbook.maintenance/localhost/backup'
+    payload = event['payload']
+    assert payload['severity'] == 'error' and payload['source'] == 'localhost'  # P1 -> error
+    assert payload['summary'].startswith('[P1] Daily backups on localhost: ') and failure in payload['summary']
+    assert payload['component'] == 'backup' and payload['custom_details']['severity'] == 'P1'
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', payload['timestamp'])
+
+    (am,) = by_path(receiver, '/am/api/v2/alerts')
+    assert am['headers']['Authorization'] == f'Bearer {token}'
+    alerts = json.loads(am['body'])
+    assert isinstance(alerts, list) and len(alerts) == 1
+    alert = alerts[0]
+    assert alert['labels'] == {'alertname': 'RunbookRunFailed', 'severity': 'P1', 'host': 'localhost',
+                               'procedure': 'backup', 'source': 'runbook.maintenance', 'team': 'dba'}
+    assert alert['annotations']['runbook_url'] == 'playbooks/backup.yml'
+    assert alert['annotations']['response'].startswith('P1: ')
+    assert failure in alert['annotations']['description']
+    starts = datetime.fromisoformat(alert['startsAt'].replace('Z', '+00:00'))
+    ends = datetime.fromisoformat(alert['endsAt'].replace('Z', '+00:00'))
+    assert ends - starts > timedelta(hours=23)  # stays firing until resolved (ttl 24 h)
+
+    # the next good run resolves both
+    receiver.requests.clear()
+    out = ok(run(**backup_vars(run, **notifiers)))
+    assert secret not in out and token not in out
+    assert json.loads(run.newest_report('json').read_text())['severity'] == 'P3'
+    (pd,) = by_path(receiver, '/v2/enqueue')
+    assert json.loads(pd['body']) == {'routing_key': secret, 'event_action': 'resolve',
+                                      'dedup_key': 'runbook.maintenance/localhost/backup'}
+    (am,) = by_path(receiver, '/am/api/v2/alerts')
+    resolved = json.loads(am['body'])[0]
+    assert resolved['labels']['alertname'] == 'RunbookRunFailed' and resolved['labels']['host'] == 'localhost'
+    assert datetime.fromisoformat(resolved['endsAt'].replace('Z', '+00:00')) <= datetime.now(timezone.utc)
+
+
+def test_a_missed_recovery_target_and_a_failed_verification_page_by_default(run, receiver, secret):
+    url = f'http://127.0.0.1:{receiver.port}/hooks/{secret}'
+    out = ok(run(maintenance_report_title='DR drill', maintenance_report_procedure='dr_drill',
+                 maintenance_report_started=started(), maintenance_report_webhook_url=url, maintenance_report_webhook_delay=0,
+                 maintenance_report_metrics={'dr_drill_passed': False, 'dr_drill_rto_seconds': 5000,
+                                             'backup_verified{database="shop"}': 0}))
+    assert secret not in out
+    report = json.loads(run.newest_report('json').read_text())
+    assert report['status'] == 'ok' and report['page'] is True and report['severity'] == 'P2'
+    assert sorted(report['problems']) == ['a backup failed verification ({database="shop"})',
+                                          'the DR drill missed its recovery targets (RTO/RPO)']
+    assert 'PROBLEM: the DR drill missed its recovery targets' in run.newest_report('txt').read_text()
+    (hook,) = receiver.requests
+    payload = json.loads(hook['body'])
+    assert 'PROBLEM' in payload['text'] and '[P2]' in payload['text'] and 'missed its recovery targets' in payload['text']
+    assert payload['attachments'][0]['color'] == 'danger'
+    fields = {f['title']: f['value'] for f in payload['attachments'][0]['fields']}
+    assert fields['Severity'] == 'P2' and fields['Response'].startswith('P2: respond within 1 hour')
+
+
+def test_a_receiver_that_never_answers_times_out_with_a_warning_and_the_result_stands(run, secret):
+    silent = Silent()
+    try:
+        out = ok(run(**backup_vars(
+            run, maintenance_report_failure='a step failed', maintenance_report_pagerduty_routing_key=secret,
+            maintenance_report_pagerduty_url=f'http://127.0.0.1:{silent.port}/v2/enqueue',
+            maintenance_report_alertmanager_url=f'http://127.0.0.1:{silent.port}',
+            maintenance_report_webhook_timeout=2, maintenance_report_webhook_retries=0)))
+    finally:
+        silent.close()
+    assert secret not in out
+    text = flat(out)
+    assert 'WARNING: the backup notification was not delivered to PagerDuty: HTTP status -1 after 1 attempt(s)' in text
+    assert 'WARNING: the backup notification was not delivered to Alertmanager: HTTP status -1' in text
+    assert 'timed out' in text.lower()
+    report = json.loads(run.newest_report('json').read_text())
+    assert report['status'] == 'failed' and report['severity'] == 'P1'  # the run's own result, unchanged
+    assert series(parse_exposition(run.prom('backup').read_text()), 'runbook_maintenance_last_run_status',
+                  procedure='backup', host='localhost') == 0

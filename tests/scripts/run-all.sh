@@ -16,6 +16,7 @@ FAILED=0
 stage_deps() {
   INSTALL=1 scripts/pg-bindir.sh >/dev/null || return 1
   tests/scripts/docker-engine.sh || return 1
+  tests/scripts/tools.sh || return 1  # promtool, Java 17 (ansible-rulebook)
   tests/scripts/build-image.sh || return 1
 }
 
@@ -54,6 +55,7 @@ stage_units() {
 
 stage_integration() {
   INSTALL=1 scripts/pg-bindir.sh >/dev/null || return 1
+  tests/scripts/tools.sh || return 1  # promtool, Java 17 (ansible-rulebook)
   "$PY" -m pytest -q -p no:cacheprovider tests/integration
 }
 
