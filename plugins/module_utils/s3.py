@@ -170,6 +170,8 @@ def describe_s3_error(exc: Exception, params: dict, action: str, bucket: str | N
         why = f'the bucket {bucket} does not exist at {endpoint}'
     elif code in MISSING_CODES:
         why = f'{where} does not exist'
+    elif code == '403':  # a HEAD answer has no body, so no error code
+        why = f'access denied by {endpoint} (403): wrong keys, or the credentials lack the permission'
     elif code in DENIED_CODES:
         why = f'access denied by {endpoint} ({code}): the credentials lack the permission'
     elif code:

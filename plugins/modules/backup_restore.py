@@ -14,6 +14,13 @@ description:
     C(runbook.maintenance.backup_create), named by O(path) or found as the newest verified
     artefact of O(latest_in). Its sha256 and size are checked against its manifest
     (C(<artefact>.json)) before anything else.
+  - B(From S3) - O(s3_bucket) and O(s3_key), or O(latest_in) V(s3://bucket/prefix/) (the newest
+    verified dump of O(database) there, as the backup role uploads them with their manifests
+    C(<key>.json)). The manifest is read and judged first (missing, unverified, another database:
+    refused); the object is then downloaded into a new private (0700) directory in O(tmp_dir), its
+    sha256 computed while it streams and compared, with its size, to the manifest (and to the
+    C(x-amz-meta-sha256) metadata when present) before anything is restored. A mismatch, or any
+    S3 failure, refuses with nothing changed (no database created; the download is removed).
   - B(Full restore) (no O(tables)) - the dump is restored into a new database
     C(<target>__restore_<stamp>) and its row counts are compared with the manifest. Only then,
     when the target exists, a safety dump of it is written to O(safety_dump_dir) (the same code
@@ -35,6 +42,7 @@ author:
   - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
   - runbook.maintenance.postgres
+  - runbook.maintenance.s3
 attributes:
   check_mode:
     support: full
@@ -42,6 +50,8 @@ attributes:
       - Resolves and checks the source (checksum against the manifest), looks at the target and
         returns the plan (RV(plan)) - what would be created, dumped, renamed, replaced. Changes
         nothing, and fails where the real run would refuse (for example without O(force)).
+      - An S3 source is resolved (listing, object size and metadata, manifest) but not downloaded;
+        its sha256 is checked in the real run, while it downloads.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -52,14 +62,24 @@ options:
   path:
     description:
       - The artefact to restore, a custom-format file or a directory-format directory. Mutually
-        exclusive with O(latest_in).
+        exclusive with O(latest_in) and O(s3_key).
     type: path
   latest_in:
     description:
       - Restore the newest artefact of this directory (the one modified last, then by name) whose
         manifest says it is a dump of O(database) that was verified (see O(require_verified)).
         Manifests and hidden files are never artefacts; only names matching O(pattern) are.
+      - Or of this S3 prefix, V(s3://bucket/prefix/) (C(LastModified), then by name; objects
+        directly under the prefix only), with the S3 options.
     type: path
+  s3_bucket:
+    description: Bucket of the artefact named by O(s3_key).
+    type: str
+  s3_key:
+    description:
+      - Key of the artefact in O(s3_bucket) (a custom-format dump). Its manifest is the object
+        C(<key>.json). Mutually exclusive with O(path) and O(latest_in).
+    type: str
   pattern:
     description: Glob the artefact names of O(latest_in) must match.
     type: str
@@ -141,7 +161,9 @@ options:
   tmp_dir:
     description:
       - Directory for the scripts of a selective restore (they hold the data of the listed
-        tables). Default, the system's temporary directory.
+        tables) and for the download of an S3 artefact (in a private 0700 directory created
+        there, removed afterwards; it needs room for the artefact). Default, the system's
+        temporary directory.
     type: path
 requirements:
   - psycopg >= 3.1
@@ -163,6 +185,16 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Rebuild shop from the newest verified dump in S3 (a lost host)
+  runbook.maintenance.backup_restore:
+    database: shop
+    latest_in: s3://backups/postgresql/db1/shop/
+    endpoint_url: https://minio.internal:9000
+    aws_access_key: "{{ vault_s3_access_key }}"
+    aws_secret_key: "{{ vault_s3_secret_key }}"
+    tmp_dir: /var/lib/postgresql/restore-tmp
+  register: restored
+
 - name: Plan the restore of the newest verified backup of shop (check mode changes nothing)
   runbook.maintenance.backup_restore:
     database: shop
@@ -200,10 +232,15 @@ EXAMPLES = r'''
 
 RETURN = r'''
 source:
-  description: The artefact restored (null when none could be chosen).
+  description: The artefact restored, a path or an C(s3://bucket/key) URL (null when none could be chosen).
   returned: always
   type: str
   sample: /var/backups/postgresql/shop/shop-20261129T020000Z.dump
+downloaded_bytes:
+  description: Bytes downloaded from S3 (0 for a local source, and in check mode).
+  returned: always
+  type: int
+  sample: 1048576
 manifest:
   description: Its manifest.
   returned: always
@@ -317,6 +354,14 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     postgres_common_argument_spec,
     scrub,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils import s3source
+from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
+    s3_client,
+    S3Error,
+    s3_common_argument_spec,
+    scrub_keys,
+    validate_s3_params,
+)
 from ansible_collections.runbook.maintenance.plugins.module_utils.restore import (
     Candidate,
     PlanInput,
@@ -384,14 +429,19 @@ class BackupRestore:
             'target_database': self.target, 'temporary_database': None, 'backup_created_at': None,
             'backup_age_s': None, 'duration_s': 0.0, 'tables': [], 'rows': {}, 'rows_verified': False,
             'checksum': None, 'safety_dump': None, 'previous_database': None, 'plan': [], 'queries': [],
+            'downloaded_bytes': 0,
         }
+        self.restore_path: str | None = None  # the local file pg_restore reads (an S3 download)
+        self.s3_workdir: str | None = None
+        self.s3 = None
+        self.s3_artefact = None
         self.temp_created = False
         self.temp_dropped = False
         self.workdir: str | None = None
 
     # ---- helpers -----------------------------------------------------------------------
     def scrubbed(self, text: str) -> str:
-        return scrub(text, self.params)
+        return scrub_keys(scrub(text, self.params), self.params)
 
     def execute(self, conn, query, args=None, record: bool = True):
         if record:
@@ -423,8 +473,37 @@ class BackupRestore:
             raise RestoreError(str(exc)) from None
 
     # ---- the source --------------------------------------------------------------------
+    def uses_s3(self) -> bool:
+        return bool(self.params['s3_key']) or str(self.params['latest_in'] or '').startswith('s3://')
+
+    def resolve_s3(self) -> tuple[str, dict]:
+        """The S3 artefact (listing, head, manifest; nothing downloaded yet)."""
+        p = self.params
+        bucket, key, prefix = s3source.split_location(p['latest_in'], p['s3_bucket'], p['s3_key'])
+        try:
+            self.s3 = s3_client(p)
+        except S3Error as exc:
+            raise RestoreError(f'Invalid options: {exc}') from None
+        self.s3_artefact = s3source.resolve(self.s3, p, bucket, key, prefix, p['pattern'], p['database'],
+                                            p['require_verified'])
+        self.result['passed_over'] = self.s3_artefact.passed_over
+        return self.s3_artefact.url, self.s3_artefact.manifest
+
+    def fetch_s3(self) -> str:
+        """Download the chosen S3 artefact, checking it; in check mode, say what would be done."""
+        artefact = self.s3_artefact
+        if self.module.check_mode:
+            return (f'not downloaded in check mode: {artefact.url} is {artefact.size} bytes as its manifest says; '
+                    'its sha256 is computed while it downloads and compared with the manifest before the restore')
+        self.s3_workdir = s3source.private_workdir(self.params['tmp_dir'])
+        self.restore_path, checked = s3source.download(self.s3, self.params, artefact, self.s3_workdir)
+        self.result['downloaded_bytes'] = artefact.size
+        return checked
+
     def resolve_source(self) -> tuple[str, dict]:
         p = self.params
+        if self.uses_s3():
+            return self.resolve_s3()
         if p['path']:
             path = p['path'].rstrip('/') or '/'
             if not os.path.exists(path):
@@ -716,13 +795,22 @@ class BackupRestore:
             r['backup_created_at'], r['backup_age_s'] = backup_age(manifest, self.now)
         except (KeyError, ValueError) as exc:
             raise RestoreError(f'the manifest of {source} has no usable created_at: {exc}') from None
-        r['checksum'] = check_checksum(source, manifest)
         expected = expected_rows(manifest, tables or None) if p['verify_rows'] else []
-        admin = self.connect(self.admin_db(names))
         try:
-            return self.run_with(admin, source, manifest, tables, names, expected)
+            if self.uses_s3():
+                r['checksum'] = self.fetch_s3()
+            else:
+                r['checksum'] = check_checksum(source, manifest)
+            admin = self.connect(self.admin_db(names))
+            try:
+                return self.run_with(admin, source, manifest, tables, names, expected)
+            finally:
+                admin.close()
         finally:
-            admin.close()
+            if self.uses_s3() and r['plan']:
+                r['plan'].insert(0, f"download {source} ({self.s3_artefact.size} bytes) into a private temporary "
+                                    f"directory{' in ' + p['tmp_dir'] if p['tmp_dir'] else ''}, hashing it on the way")
+            s3source.remove_workdir(self.s3_workdir)
 
     def run_with(self, admin, source, manifest, tables, names, expected) -> dict:
         p = self.params
@@ -763,7 +851,7 @@ class BackupRestore:
         problem = None
         try:
             self.create_temporary(admin, temp, like)
-            self.pg_restore_into(temp, source)
+            self.pg_restore_into(temp, self.restore_path or source)
             self.verify_counts(temp, expected, tables)
             if replaces and p['safety_dump']:
                 self.safety_dump(existing if tables else None)
@@ -820,13 +908,22 @@ def main() -> None:
         no_privileges=dict(type='bool', default=False),
         pg_bin_dir=dict(type='path'),
         tmp_dir=dict(type='path'),
+        s3_bucket=dict(type='str'),
+        s3_key=dict(type='str', no_log=False),
     )
+    argument_spec.update(s3_common_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_one_of=[('path', 'latest_in')],
-        mutually_exclusive=[('path', 'latest_in')],
+        required_one_of=[('path', 'latest_in', 's3_key')],
+        mutually_exclusive=[('path', 'latest_in', 's3_key'), ('path', 's3_bucket'), ('latest_in', 's3_bucket')],
+        required_together=[('s3_bucket', 's3_key')],
         supports_check_mode=True,
     )
+    problems = validate_s3_params(module.params)
+    if module.params['tmp_dir'] and not os.path.isdir(module.params['tmp_dir']):
+        problems.append(f"tmp_dir {module.params['tmp_dir']} is not a directory")
+    if problems:
+        module.fail_json(msg='Invalid options: ' + '; '.join(problems))
     if psycopg is None:
         module.fail_json(msg=missing_required_lib('psycopg (version 3)'), exception=PSYCOPG_IMPORT_ERROR)
     for signum in TERMINATING_SIGNALS:
