@@ -19,8 +19,10 @@ description:
     sha256 kept in the object's metadata (C(x-amz-meta-sha256)) when there is one; V(format) it
     is readable end to end (a custom-format dump is read to its last data block by
     C(pg_restore -f /dev/null), since C(pg_restore --list) alone accepts a truncated archive; a
-    tar archive is read entirely, its compression CRC included; a plain SQL dump must end with
-    its completion trailer); V(age) it is younger than O(max_age) (the recovery point
+    tar archive is read entirely, its compression CRC included, and every member must be safe
+    to extract - no absolute name, no C(..) component, no device or FIFO, no hard link leaving
+    the archive - which is how a C(paths) archive of C(backup_create) is verified; a plain SQL
+    dump, such as a globals dump, must end with its completion trailer); V(age) it is younger than O(max_age) (the recovery point
     objective); V(size) it is not empty, not below O(min_size) and not much smaller than the
     previous artefact (O(max_size_drop_ratio)).
   - V(restore) restores it into a scratch database C(<restore_db_prefix>_<random>) with
@@ -831,13 +833,19 @@ class BackupVerify:
                 raise CheckFailed(f'tar archive: {exc}') from None
             except OSError as exc:
                 raise CheckFailed(f'tar archive cannot be read: {exc.strerror or exc}') from None
-            if declared in ('directory', 'tar') and not report.toc_dirs:
+            backup_kind = (self.manifest or {}).get('kind', 'database')
+            if declared in ('directory', 'tar') and backup_kind == 'database' and not report.toc_dirs:
                 raise CheckFailed(f'the manifest says a pg_dump {declared}-format dump, but the archive holds '
                                   f'no {TOC_FILE}')
+            if report.unsafe:
+                more = f' (and {len(report.unsafe) - 3} more)' if len(report.unsafe) > 3 else ''
+                raise CheckFailed(f"tar archive with {len(report.unsafe)} member(s) unsafe to extract: "
+                                  f"{'; '.join(report.unsafe[:3])}{more}")
             packed = f'{report.compression}-compressed ' if report.compression else ''
             dump = ', a pg_dump dump inside' if report.toc_dirs else ''
+            names = ', every member name safe to extract' if backup_kind == 'paths' else ''
             return (f'{packed}tar archive read to its end: {report.members} members, {report.files} files, '
-                    f'{report.bytes_read} bytes{dump}')
+                    f'{report.bytes_read} bytes{dump}{names}')
         try:
             return check_plain(path)
         except ValueError as exc:
