@@ -317,3 +317,83 @@ def test_bad_s3_options_fail_clearly(pg, run_module, tmp_path):
         result, output = run_raw(run_module, 'backup_restore', dict(pg.module_args(), database='x', **args))
         assert result.get('failed') is True and phrase in result['msg'], (args, result['msg'])
         assert 'Traceback' not in output
+
+
+# ---- globals dumps and paths archives (kind) ---------------------------------------------------
+def verified_backup(run_module, pg, **args) -> tuple[Path, dict]:
+    result = run_module('backup_create', dict(pg.module_args(), **args))
+    assert result.get('failed') is not True, (result.get('msg'), result.get('_stderr'))
+    return Path(result['artefact']), dict(result['manifest'], verified=True)
+
+
+def test_globals_from_s3_recreate_the_roles(pg, bucket, s3_server, run_module, tmp_path):
+    client, bucket_name = bucket
+    role = f'rs3_role_{secrets.token_hex(3)}'
+    with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 7").format(sql.Identifier(role)))
+    try:
+        artefact, manifest = verified_backup(run_module, pg, kind='globals', dest_dir=str(tmp_path / 'globals'))
+        upload(client, bucket_name, f'pg/globals/{artefact.name}', artefact, manifest)
+        with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL('DROP ROLE {}').format(sql.Identifier(role)))   # the lost host
+        args = dict(pg.module_args(), kind='globals', latest_in=f's3://{bucket_name}/pg/globals/',
+                    tmp_dir=str(tmp_path), **s3_args(s3_server))
+        planned, output = run_raw(run_module, 'backup_restore', args, check=True)
+        assert planned.get('failed') is not True, planned.get('msg')
+        assert planned['downloaded_bytes'] == 0 and SECRET not in output
+        result, output = run_raw(run_module, 'backup_restore', args)
+        assert result.get('failed') is not True, (result.get('msg'), result.get('_stderr'))
+        assert role in result['roles']['created'] and 'postgres' in result['roles']['altered']
+        assert result['changed'] is True and SECRET not in output
+        with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
+            assert conn.execute('SELECT rolconnlimit, rolcanlogin FROM pg_roles WHERE rolname = %s',
+                                (role,)).fetchone() == (7, True)
+        # a paths archive is not a globals dump
+        upload(client, bucket_name, 'pg/wrong/globals-x.sql', artefact, dict(manifest, kind='paths', format='tar'))
+        wrong, output = run_raw(run_module, 'backup_restore', dict(args, latest_in=f's3://{bucket_name}/pg/wrong/'))
+        assert wrong['failed'] is True and 'a paths backup, not a globals backup' in wrong['msg']
+    finally:
+        with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL('DROP ROLE IF EXISTS {}').format(sql.Identifier(role)))
+
+
+def test_paths_from_s3_put_back_safely(pg, bucket, s3_server, run_module, tmp_path):
+    client, bucket_name = bucket
+    source = tmp_path / 'src' / 'etc' / 'app'
+    source.mkdir(parents=True)
+    (source / 'app.conf').write_text('listen = 127.0.0.1\n')
+    (source / 'app.conf').chmod(0o640)
+    (source / 'current').symlink_to('app.conf')
+    artefact, manifest = verified_backup(run_module, pg, kind='paths', paths=[str(source)],
+                                         dest_dir=str(tmp_path / 'files'))
+    upload(client, bucket_name, f'pg/files/{artefact.name}', artefact, manifest)
+    root = tmp_path / 'root'
+    root.mkdir()
+    restored = root / str(source).lstrip('/')
+    args = dict(pg.module_args(), kind='paths', dest=str(root), latest_in=f's3://{bucket_name}/pg/files/',
+                tmp_dir=str(tmp_path), **s3_args(s3_server))
+
+    result, output = run_raw(run_module, 'backup_restore', args)
+    assert result.get('failed') is not True, (result.get('msg'), result.get('_stderr'))
+    assert (restored / 'app.conf').read_text() == 'listen = 127.0.0.1\n'
+    assert oct((restored / 'app.conf').stat().st_mode & 0o777) == oct(0o640)
+    assert os.readlink(restored / 'current') == 'app.conf' and SECRET not in output
+
+    (restored / 'app.conf').write_text('changed\n')                 # an existing file: only with force
+    refused, _ = run_raw(run_module, 'backup_restore', args)
+    assert refused['failed'] is True and 'would be replaced' in refused['msg'] and 'force: true' in refused['msg']
+    assert (restored / 'app.conf').read_text() == 'changed\n'
+    forced, _ = run_raw(run_module, 'backup_restore', dict(args, force=True))
+    assert forced.get('failed') is not True, forced.get('msg')
+    assert (restored / 'app.conf').read_text() == 'listen = 127.0.0.1\n'
+
+    outside = tmp_path / 'outside'                                  # a planted symlink on the way
+    outside.mkdir()
+    for child in restored.iterdir():
+        child.unlink()
+    restored.rmdir()
+    restored.symlink_to(outside)
+    planted, _ = run_raw(run_module, 'backup_restore', dict(args, force=True))
+    assert planted['failed'] is True and 'refusing to write through it' in planted['msg'], planted['msg']
+    assert list(outside.iterdir()) == []
+
