@@ -185,8 +185,8 @@ def test_checksum_mismatch_is_refused_before_anything_is_restored(pg, dumped, bu
     assert_refused(result, output, pg, before, work, 'checksum: sha256 of', manifest['sha256'], 'nothing was restored')
 
 
-def test_metadata_checksum_differing_from_the_manifest_is_refused_without_download(pg, dumped, bucket, s3_server,
-                                                                                    run_module, tmp_path, target):
+def test_metadata_checksum_differing_from_the_manifest_is_refused(pg, dumped, bucket, s3_server, run_module,
+                                                                  tmp_path, target):
     name, artefact, manifest = dumped
     client, bucket_name = bucket
     client.put_object(Bucket=bucket_name, Key='pg/x.dump', Body=artefact.read_bytes(), Metadata={'sha256': '0' * 64})
@@ -396,4 +396,3 @@ def test_paths_from_s3_put_back_safely(pg, bucket, s3_server, run_module, tmp_pa
     planted, _ = run_raw(run_module, 'backup_restore', dict(args, force=True))
     assert planted['failed'] is True and 'refusing to write through it' in planted['msg'], planted['msg']
     assert list(outside.iterdir()) == []
-
