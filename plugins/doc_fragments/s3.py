@@ -33,9 +33,11 @@ options:
       - Longest silence, in seconds, on an open connection to the S3 endpoint, per attempt (waiting
         for an answer, or between two chunks of a download). Positive, at most 3600.
       - An endpoint that accepts connections and never answers fails the task after about
-        (1 + O(s3_retries)) x O(s3_read_timeout) seconds, with a message naming the read timeout.
+        (1 + O(s3_retries)) x O(s3_read_timeout) seconds (20 s with the defaults), with a message
+        naming the read timeout. A healthy S3 endpoint answers in milliseconds; raise it for a
+        gateway known to be slow to list or to start a download.
     type: float
-    default: 10
+    default: 5
   s3_retries:
     description:
       - Retries of a failed S3 request (connection errors, timeouts, throttling, 5xx answers),

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - exercised on hosts without boto3
         """Stand-in so the except clauses stay valid without boto3."""
 
 DEFAULT_CONNECT_TIMEOUT = 10
-DEFAULT_READ_TIMEOUT = 10
+DEFAULT_READ_TIMEOUT = 5
 DEFAULT_RETRIES = 3
 MAX_CONNECT_TIMEOUT = 300
 MAX_READ_TIMEOUT = 3600

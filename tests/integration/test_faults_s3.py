@@ -75,12 +75,12 @@ def assert_clear(result: dict, output: str, server: SilentServer, where: str) ->
 
 
 def test_backup_verify_with_the_default_bounds_fails_clearly(run_module, silent):
-    """The issue's case, with the defaults: (1 + 3 retries) x 10 s read timeout, then a clear failure
+    """The issue's case, with the defaults: (1 + 3 retries) x 5 s read timeout, then a clear failure
     (the subprocess bound below is only a guard against hanging forever)."""
     result, output = run_raw(run_module, 'backup_verify', s3_args(silent, s3_bucket='backups', s3_key='pg/app.dump'),
                              timeout=150)
     assert_clear(result, output, silent, 's3://backups/pg/app.dump')
-    assert 's3_read_timeout 10s (4 attempt(s), s3_retries 3)' in result['msg']
+    assert 's3_read_timeout 5s (4 attempt(s), s3_retries 3)' in result['msg']
     assert result['checks']['exists']['ok'] is False
 
 

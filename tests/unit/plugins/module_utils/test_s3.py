@@ -74,7 +74,7 @@ def test_good_bounds_pass_and_become_a_standard_retry_config():
     assert validate_s3_params({'s3_retries': 0, 's3_read_timeout': 0.5}) == []
     kwargs = client_config_kwargs(dict(PARAMS, s3_read_timeout=7, s3_retries=0))
     assert kwargs == {'connect_timeout': 10.0, 'read_timeout': 7.0, 'retries': {'mode': 'standard', 'max_attempts': 0}}
-    assert client_config_kwargs({}) == {'connect_timeout': 10.0, 'read_timeout': 10.0,
+    assert client_config_kwargs({}) == {'connect_timeout': 10.0, 'read_timeout': 5.0,
                                         'retries': {'mode': 'standard', 'max_attempts': 3}}
     Config(**kwargs)                                                   # botocore accepts it
 
