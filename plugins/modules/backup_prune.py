@@ -268,6 +268,7 @@ class BackupPrune:
         newest_verified = next((b for b in ordered if b.verified), None)
         decision = Decision(keep={}, prune={})
         client = None
+        unreachable = None
         for index, backup in enumerate(ordered):
             manifest = by_id[backup.id]['manifest'] or {}
             target = parse_s3_uri(manifest.get('uploaded_to'))
@@ -279,7 +280,15 @@ class BackupPrune:
             else:
                 if client is None:
                     client = module_s3_client(self.module)
-                problem = self.s3_copy_problem(client, target, manifest, self.module.params)
+                if unreachable:  # one bounded wait, not one per artefact, on a hung endpoint
+                    decision.keep[backup.id] = [f'S3 copy not checked: {unreachable}']
+                    continue
+                try:
+                    problem = self.s3_copy_problem(client, target, manifest, self.module.params)
+                except BotoCoreError as exc:
+                    unreachable = describe_s3_error(exc, self.module.params, 'cannot read', target[0], target[1])
+                    decision.keep[backup.id] = [f'S3 copy not checked: {unreachable}']
+                    continue
                 if problem:
                     decision.keep[backup.id] = [f'S3 copy not trusted: {problem}']
                 else:
@@ -290,7 +299,7 @@ class BackupPrune:
     def s3_copy_problem(client, target: tuple[str, str], manifest: dict, params: dict) -> str | None:
         try:
             head = client.head_object(Bucket=target[0], Key=target[1])
-        except (BotoCoreError, ClientError) as exc:  # missing object, no access, no endpoint
+        except ClientError as exc:  # missing object, no access (a timeout propagates: S3 unreachable)
             return describe_s3_error(exc, params, 'cannot read', target[0], target[1])
         if manifest.get('size') is not None and head.get('ContentLength') != manifest['size']:
             return f"size {head.get('ContentLength')} differs from the manifest's {manifest['size']}"

@@ -132,3 +132,25 @@ def test_absurd_bounds_are_refused(run_module, silent, module, args, phrase):
     assert result.get('failed') is True and phrase in result['msg'], result['msg']
     assert 'Traceback' not in output and SECRET not in output
     assert not silent.accepted                                        # refused before any connection
+
+
+def test_disk_emergency_prune_keeps_local_copies_and_waits_once(run_module, silent, tmp_path):
+    """uploaded_keep (the disk emergency) must check each S3 copy; with S3 hung, every local copy is
+    kept, and the module waits once, not once per artefact."""
+    import json  # pylint: disable=import-outside-toplevel
+    backups = tmp_path / 'app'
+    backups.mkdir()
+    for day in range(1, 6):
+        artefact = backups / f'app-2026110{day}.dump'
+        artefact.write_bytes(b'x' * 10)
+        (backups / f'{artefact.name}.json').write_text(json.dumps({
+            'sha256': 'a' * 64, 'size': 10, 'format': 'custom', 'verified': True,
+            'created_at': f'2026-11-0{day}T02:00:00Z', 'uploaded_to': f's3://backups/pg/app/{artefact.name}'}))
+    result, output = run_raw(run_module, 'backup_prune', s3_args(silent, path=str(backups), uploaded_keep=1, **BOUND),
+                             timeout=60)
+    assert result.get('failed') is not True, result.get('msg')
+    assert result['pruned'] == [] and len(list(backups.iterdir())) == 10
+    unchecked = [k for k in result['kept'] if any('S3 copy not checked' in r for r in k['reasons'])]
+    assert len(unchecked) == 4 and 'read timeout' in unchecked[0]['reasons'][0]
+    assert len(silent.accepted) == 1 + BOUND['s3_retries']             # one bounded wait in all
+    assert SECRET not in output and 'Traceback' not in output
