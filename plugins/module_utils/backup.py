@@ -26,7 +26,7 @@ import re
 import stat
 import tarfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
 
@@ -364,6 +364,7 @@ class TarReport:
     bytes_read: int = 0
     compression: str | None = None
     toc_dirs: tuple = ()
+    unsafe: list = field(default_factory=list)
 
 
 def read_tar(path: str, extract_to: str | None = None) -> TarReport:
@@ -388,6 +389,9 @@ def read_tar(path: str, extract_to: str | None = None) -> TarReport:
                 for member in archive:
                     report.members += 1
                     end = member.offset_data + (_blocks(member.size) if member.isfile() else 0)
+                    problem = member_problem(member)
+                    if problem:
+                        report.unsafe.append(problem)
                     if extract_to is not None:
                         _check_member(member)
                     if member.isdir():
@@ -432,6 +436,26 @@ def read_tar(path: str, extract_to: str | None = None) -> TarReport:
         raise ValueError('the archive holds no member')
     report.toc_dirs = tuple(sorted(toc_dirs, key=lambda d: (d.count('/'), d)))
     return report
+
+
+def _escapes(name: str) -> bool:
+    """Whether a member name (or a hard link's target) leaves the directory it is extracted to."""
+    return name.startswith('/') or '..' in name.replace('\\', '/').split('/')
+
+
+def member_problem(member: tarfile.TarInfo) -> str | None:
+    """Why a member is unsafe to extract anywhere (an absolute name, a '..' component, a device
+    or FIFO, a hard link to a name outside), or None. Symbolic links are stored as links (their
+    target is data, never followed on extraction)."""
+    if not member.name or _escapes(member.name):
+        return f'{member.name!r}: absolute name or a ".." component (outside the extraction directory)'
+    if member.ischr() or member.isblk() or member.isfifo():
+        return f'{member.name!r}: a device or FIFO'
+    if member.islnk() and _escapes(member.linkname):
+        return f'{member.name!r}: a hard link to {member.linkname!r}, outside the extraction directory'
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        return f'{member.name!r}: an unsupported member type'
+    return None
 
 
 def _check_member(member: tarfile.TarInfo) -> None:

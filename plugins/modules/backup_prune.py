@@ -20,6 +20,8 @@ description:
   - In check mode lists what would be pruned and why, and deletes nothing.
 author:
   - Runbook Maintainers (@runbook-maintenance)
+extends_documentation_fragment:
+  - runbook.maintenance.s3
 attributes:
   check_mode:
     support: full
@@ -41,18 +43,6 @@ options:
     description: Key prefix of the artefacts in O(s3_bucket), e.g. V(postgresql/app/).
     type: str
     default: ''
-  endpoint_url:
-    description: S3-compatible endpoint (MinIO, Ceph, ...). Default, AWS.
-    type: str
-  region:
-    description: S3 region.
-    type: str
-  aws_access_key:
-    description: Access key (default from the environment or the instance profile).
-    type: str
-  aws_secret_key:
-    description: Secret key.
-    type: str
   pattern:
     description: Glob the artefact names must match (manifests, C(*.json), are never artefacts).
     type: str
@@ -78,8 +68,6 @@ options:
         C(uploaded_to)) - it must exist with the same size and the sha256 of the manifest in its
         metadata, otherwise the local copy is kept.
     type: int
-requirements:
-  - boto3 for S3
 '''
 
 EXAMPLES = r'''
@@ -126,15 +114,18 @@ import os
 import shutil
 import stat
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, Decision, plan_retention
 
-try:
-    import boto3
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
+    BotoCoreError,
+    ClientError,
+    describe_s3_error,
+    module_s3_client,
+    s3_common_argument_spec,
+    validate_s3_params,
+)
 
 
 def parse_time(value) -> datetime.datetime | None:
@@ -208,8 +199,8 @@ class S3Store:
     def __init__(self, module: AnsibleModule) -> None:
         p = module.params
         self.bucket, self.prefix = p['s3_bucket'], p['s3_prefix']
-        self.client = boto3.client('s3', endpoint_url=p['endpoint_url'], region_name=p['region'],
-                                   aws_access_key_id=p['aws_access_key'], aws_secret_access_key=p['aws_secret_key'])
+        self.params = p
+        self.client = module_s3_client(module)
 
     def list(self, pattern: str) -> list[dict]:
         objects = {}
@@ -227,13 +218,22 @@ class S3Store:
                     manifest = json.loads(self.client.get_object(Bucket=self.bucket, Key=f'{key}.json')['Body'].read())
                 except ValueError:
                     manifest = None
+                except (BotoCoreError, ClientError) as exc:
+                    raise RuntimeError(describe_s3_error(exc, self.params, 'cannot read the manifest',
+                                                         self.bucket, f'{key}.json')) from None
             found.append({'name': name, 'key': key, 'artefact': f's3://{self.bucket}/{key}', 'size': obj['Size'],
                           'manifest': manifest if isinstance(manifest, dict) else None, 'mtime': obj['LastModified']})
         return found
 
     def delete(self, item: dict) -> None:
         keys = [{'Key': item['key']}, {'Key': f"{item['key']}.json"}]
-        self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': keys})
+        try:
+            answer = self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': keys})
+        except (BotoCoreError, ClientError) as exc:
+            raise RuntimeError(describe_s3_error(exc, self.params, 'cannot delete', self.bucket, item['key'])) from None
+        failed = [f"{e.get('Key')}: {e.get('Code')}" for e in answer.get('Errors') or []]
+        if failed:
+            raise RuntimeError(f"S3 refused to delete {', '.join(failed)}")
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str] | None:
@@ -250,13 +250,14 @@ class BackupPrune:
         for key in ('daily', 'weekly', 'monthly'):
             if p[key] < 0:
                 module.fail_json(msg=f'{key} cannot be negative, got {p[key]}')
+        problems = validate_s3_params(p)
+        if problems:
+            module.fail_json(msg='Invalid options: ' + '; '.join(problems))
         if p['path']:
             if os.path.lexists(p['path']) and (not os.path.isdir(p['path']) or os.path.islink(p['path'])):
                 module.fail_json(msg=f"path {p['path']} is not a directory")
             self.store = LocalStore(p['path'])
         else:
-            if not HAS_BOTO3:
-                module.fail_json(msg=missing_required_lib('boto3'))
             self.store = S3Store(module)
 
     def plan_uploaded(self, backups: list[Backup], by_id: dict, keep: int) -> Decision:
@@ -267,6 +268,7 @@ class BackupPrune:
         newest_verified = next((b for b in ordered if b.verified), None)
         decision = Decision(keep={}, prune={})
         client = None
+        unreachable = None
         for index, backup in enumerate(ordered):
             manifest = by_id[backup.id]['manifest'] or {}
             target = parse_s3_uri(manifest.get('uploaded_to'))
@@ -277,12 +279,16 @@ class BackupPrune:
                 decision.keep[backup.id] = ['not uploaded and verified']
             else:
                 if client is None:
-                    p = self.module.params
-                    if not HAS_BOTO3:
-                        self.module.fail_json(msg=missing_required_lib('boto3'))
-                    client = boto3.client('s3', endpoint_url=p['endpoint_url'], region_name=p['region'],
-                                          aws_access_key_id=p['aws_access_key'], aws_secret_access_key=p['aws_secret_key'])
-                problem = self.s3_copy_problem(client, target, manifest)
+                    client = module_s3_client(self.module)
+                if unreachable:  # one bounded wait, not one per artefact, on a hung endpoint
+                    decision.keep[backup.id] = [f'S3 copy not checked: {unreachable}']
+                    continue
+                try:
+                    problem = self.s3_copy_problem(client, target, manifest, self.module.params)
+                except BotoCoreError as exc:
+                    unreachable = describe_s3_error(exc, self.module.params, 'cannot read', target[0], target[1])
+                    decision.keep[backup.id] = [f'S3 copy not checked: {unreachable}']
+                    continue
                 if problem:
                     decision.keep[backup.id] = [f'S3 copy not trusted: {problem}']
                 else:
@@ -290,11 +296,11 @@ class BackupPrune:
         return decision
 
     @staticmethod
-    def s3_copy_problem(client, target: tuple[str, str], manifest: dict) -> str | None:
+    def s3_copy_problem(client, target: tuple[str, str], manifest: dict, params: dict) -> str | None:
         try:
             head = client.head_object(Bucket=target[0], Key=target[1])
-        except Exception as exc:  # noqa: BLE001 - missing object, no access, no endpoint
-            return f'cannot read it ({exc})'
+        except ClientError as exc:  # missing object, no access (a timeout propagates: S3 unreachable)
+            return describe_s3_error(exc, params, 'cannot read', target[0], target[1])
         if manifest.get('size') is not None and head.get('ContentLength') != manifest['size']:
             return f"size {head.get('ContentLength')} differs from the manifest's {manifest['size']}"
         if not manifest.get('sha256') or (head.get('Metadata') or {}).get('sha256') != manifest['sha256']:
@@ -305,7 +311,10 @@ class BackupPrune:
         p = self.module.params
         try:
             items = self.store.list(p['pattern'])
-        except Exception as exc:  # noqa: BLE001 - OSError or botocore errors, reported alike
+        except (BotoCoreError, ClientError) as exc:
+            self.module.fail_json(msg='cannot list the backups: ' + describe_s3_error(
+                exc, p, 'cannot list', p['s3_bucket'], p['s3_prefix'] or None))
+        except Exception as exc:  # noqa: BLE001 - OSError, or an S3 problem already described
             self.module.fail_json(msg=f'cannot list the backups: {exc}')
         by_id = {item['artefact']: item for item in items}
         backups = [Backup(item['artefact'],
@@ -345,10 +354,7 @@ def main() -> None:
             path=dict(type='path'),
             s3_bucket=dict(type='str'),
             s3_prefix=dict(type='str', default=''),
-            endpoint_url=dict(type='str'),
-            region=dict(type='str'),
-            aws_access_key=dict(type='str', no_log=True),
-            aws_secret_key=dict(type='str', no_log=True),
+            **s3_common_argument_spec(),
             pattern=dict(type='str', default='*'),
             daily=dict(type='int', default=7),
             weekly=dict(type='int', default=4),

@@ -14,6 +14,13 @@ description:
     C(runbook.maintenance.backup_create), named by O(path) or found as the newest verified
     artefact of O(latest_in). Its sha256 and size are checked against its manifest
     (C(<artefact>.json)) before anything else.
+  - B(From S3) - O(s3_bucket) and O(s3_key), or O(latest_in) V(s3://bucket/prefix/) (the newest
+    verified dump of O(database) there, as the backup role uploads them with their manifests
+    C(<key>.json)). The manifest is read and judged first (missing, unverified, another database -
+    refused); the object is then downloaded into a new private (0700) directory in O(tmp_dir), its
+    sha256 computed while it streams and compared, with its size, to the manifest (and to the
+    C(x-amz-meta-sha256) metadata when present) before anything is restored. A mismatch, or any
+    S3 failure, refuses with nothing changed (no database created; the download is removed).
   - B(Full restore) (no O(tables)) - the dump is restored into a new database
     C(<target>__restore_<stamp>) and its row counts are compared with the manifest. Only then,
     when the target exists, a safety dump of it is written to O(safety_dump_dir) (the same code
@@ -35,6 +42,7 @@ author:
   - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
   - runbook.maintenance.postgres
+  - runbook.maintenance.s3
 attributes:
   check_mode:
     support: full
@@ -42,6 +50,8 @@ attributes:
       - Resolves and checks the source (checksum against the manifest), looks at the target and
         returns the plan (RV(plan)) - what would be created, dumped, renamed, replaced. Changes
         nothing, and fails where the real run would refuse (for example without O(force)).
+      - An S3 source is resolved (listing, object size and metadata, manifest) but not downloaded;
+        its sha256 is checked in the real run, while it downloads.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -52,14 +62,24 @@ options:
   path:
     description:
       - The artefact to restore, a custom-format file or a directory-format directory. Mutually
-        exclusive with O(latest_in).
+        exclusive with O(latest_in) and O(s3_key).
     type: path
   latest_in:
     description:
       - Restore the newest artefact of this directory (the one modified last, then by name) whose
         manifest says it is a dump of O(database) that was verified (see O(require_verified)).
         Manifests and hidden files are never artefacts; only names matching O(pattern) are.
+      - Or of this S3 prefix, V(s3://bucket/prefix/) (C(LastModified), then by name; objects
+        directly under the prefix only), with the S3 options.
     type: path
+  s3_bucket:
+    description: Bucket of the artefact named by O(s3_key).
+    type: str
+  s3_key:
+    description:
+      - Key of the artefact in O(s3_bucket) (a custom-format dump). Its manifest is the object
+        C(<key>.json). Mutually exclusive with O(path) and O(latest_in).
+    type: str
   pattern:
     description: Glob the artefact names of O(latest_in) must match.
     type: str
@@ -74,8 +94,31 @@ options:
   database:
     description:
       - The database whose backup is restored. The manifest must name this database.
+      - Required with O(kind=database).
     type: str
-    required: true
+  kind:
+    description:
+      - What is restored. V(database), a pg_dump of O(database) (see the description).
+      - V(globals), a C(pg_dumpall --globals-only) dump of C(backup_create) (roles, tablespaces), run
+        with C(psql -v ON_ERROR_STOP=1) against O(login_db) - before the databases, on a rebuilt
+        server. A role that exists already (at least the bootstrap superuser) is not created again,
+        only altered (its attributes and password as in the dump).
+      - V(paths), a C(backup_create kind=paths) archive put back under O(dest). Every member is
+        checked first (no absolute name, no C(..), no device or FIFO, no hard link leaving the
+        archive); nothing is ever written through a symlink (each directory is opened without
+        following one), each file is written under a temporary name and renamed into place, with
+        its mode (set-id bits dropped), owner (when run as root) and modification time. An existing
+        file is only replaced with O(force=true).
+      - The manifest must have this C(kind), and be verified (O(require_verified)).
+    type: str
+    choices: [database, globals, paths]
+    default: database
+  dest:
+    description:
+      - With O(kind=paths), the root the archive's members (stored relative, e.g. C(etc/postgresql/...))
+        are put back under.
+    type: path
+    default: /
   target_database:
     description: The database restored into. Default, O(database).
     type: str
@@ -141,7 +184,9 @@ options:
   tmp_dir:
     description:
       - Directory for the scripts of a selective restore (they hold the data of the listed
-        tables). Default, the system's temporary directory.
+        tables) and for the download of an S3 artefact (in a private 0700 directory created
+        there, removed afterwards; it needs room for the artefact). Default, the system's
+        temporary directory.
     type: path
 requirements:
   - psycopg >= 3.1
@@ -163,6 +208,16 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Rebuild shop from the newest verified dump in S3 (a lost host)
+  runbook.maintenance.backup_restore:
+    database: shop
+    latest_in: s3://backups/postgresql/db1/shop/
+    endpoint_url: https://minio.internal:9000
+    aws_access_key: "{{ vault_s3_access_key }}"
+    aws_secret_key: "{{ vault_s3_secret_key }}"
+    tmp_dir: /var/lib/postgresql/restore-tmp
+  register: restored
+
 - name: Plan the restore of the newest verified backup of shop (check mode changes nothing)
   runbook.maintenance.backup_restore:
     database: shop
@@ -189,6 +244,24 @@ EXAMPLES = r'''
     force: true
     safety_dump_dir: /var/backups/postgresql/safety/shop
 
+- name: On a rebuilt host, the roles first (newest verified globals dump in S3)
+  runbook.maintenance.backup_restore:
+    kind: globals
+    latest_in: s3://backups/postgresql/db1/globals/
+    endpoint_url: https://minio.internal:9000
+    aws_access_key: "{{ vault_s3_access_key }}"
+    aws_secret_key: "{{ vault_s3_secret_key }}"
+
+- name: Then the configuration files, replacing the packaged defaults
+  runbook.maintenance.backup_restore:
+    kind: paths
+    latest_in: s3://backups/postgresql/db1/files/
+    dest: /
+    force: true
+    endpoint_url: https://minio.internal:9000
+    aws_access_key: "{{ vault_s3_access_key }}"
+    aws_secret_key: "{{ vault_s3_secret_key }}"
+
 - name: A drill - restore into a scratch database, never the live one
   runbook.maintenance.backup_restore:
     database: shop
@@ -200,10 +273,15 @@ EXAMPLES = r'''
 
 RETURN = r'''
 source:
-  description: The artefact restored (null when none could be chosen).
+  description: The artefact restored, a path or an C(s3://bucket/key) URL (null when none could be chosen).
   returned: always
   type: str
   sample: /var/backups/postgresql/shop/shop-20261129T020000Z.dump
+downloaded_bytes:
+  description: Bytes downloaded from S3 (0 for a local source, and in check mode).
+  returned: always
+  type: int
+  sample: 1048576
 manifest:
   description: Its manifest.
   returned: always
@@ -282,6 +360,16 @@ plan:
   type: list
   elements: str
   sample: ['check the sha256 of /var/backups/postgresql/shop/shop-20261129T020000Z.dump against its manifest']
+paths:
+  description: With O(kind=paths), where the archive went and what was (or would be) created and replaced.
+  returned: when kind is paths
+  type: dict
+  sample: {dest: /, members: 12, create: [etc/app/new.conf], replace: [etc/postgresql/15/main/postgresql.conf]}
+roles:
+  description: With O(kind=globals), the roles created and the existing roles altered.
+  returned: when kind is globals and the dump was read
+  type: dict
+  sample: {created: [app, reporting], altered: [postgres]}
 queries:
   description: The SQL statements run that changed something, in order.
   returned: always
@@ -300,6 +388,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import (
     manifest_path,
+    newest_first,
     read_manifest,
     stderr_errors,
     utc_now,
@@ -316,6 +405,14 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     describe_target,
     postgres_common_argument_spec,
     scrub,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils import restorefiles, s3source
+from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
+    s3_client,
+    S3Error,
+    s3_common_argument_spec,
+    scrub_keys,
+    validate_s3_params,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.restore import (
     Candidate,
@@ -384,14 +481,19 @@ class BackupRestore:
             'target_database': self.target, 'temporary_database': None, 'backup_created_at': None,
             'backup_age_s': None, 'duration_s': 0.0, 'tables': [], 'rows': {}, 'rows_verified': False,
             'checksum': None, 'safety_dump': None, 'previous_database': None, 'plan': [], 'queries': [],
+            'downloaded_bytes': 0,
         }
+        self.restore_path: str | None = None  # the local file pg_restore reads (an S3 download)
+        self.s3_workdir: str | None = None
+        self.s3 = None
+        self.s3_artefact = None
         self.temp_created = False
         self.temp_dropped = False
         self.workdir: str | None = None
 
     # ---- helpers -----------------------------------------------------------------------
     def scrubbed(self, text: str) -> str:
-        return scrub(text, self.params)
+        return scrub_keys(scrub(text, self.params), self.params)
 
     def execute(self, conn, query, args=None, record: bool = True):
         if record:
@@ -423,8 +525,37 @@ class BackupRestore:
             raise RestoreError(str(exc)) from None
 
     # ---- the source --------------------------------------------------------------------
+    def uses_s3(self) -> bool:
+        return bool(self.params['s3_key']) or str(self.params['latest_in'] or '').startswith('s3://')
+
+    def resolve_s3(self) -> tuple[str, dict]:
+        """The S3 artefact (listing, head, manifest; nothing downloaded yet)."""
+        p = self.params
+        bucket, key, prefix = s3source.split_location(p['latest_in'], p['s3_bucket'], p['s3_key'])
+        try:
+            self.s3 = s3_client(p)
+        except S3Error as exc:
+            raise RestoreError(f'Invalid options: {exc}') from None
+        self.s3_artefact = s3source.resolve(self.s3, p, bucket, key, prefix, p['pattern'], p['database'],
+                                            p['require_verified'])
+        self.result['passed_over'] = self.s3_artefact.passed_over
+        return self.s3_artefact.url, self.s3_artefact.manifest
+
+    def fetch_s3(self) -> str:
+        """Download the chosen S3 artefact, checking it; in check mode, say what would be done."""
+        artefact = self.s3_artefact
+        if self.module.check_mode:
+            return (f'not downloaded in check mode: {artefact.url} is {artefact.size} bytes as its manifest says; '
+                    'its sha256 is computed while it downloads and compared with the manifest before the restore')
+        self.s3_workdir = s3source.private_workdir(self.params['tmp_dir'])
+        self.restore_path, checked = s3source.download(self.s3, self.params, artefact, self.s3_workdir)
+        self.result['downloaded_bytes'] = artefact.size
+        return checked
+
     def resolve_source(self) -> tuple[str, dict]:
         p = self.params
+        if self.uses_s3():
+            return self.resolve_s3()
         if p['path']:
             path = p['path'].rstrip('/') or '/'
             if not os.path.exists(path):
@@ -704,6 +835,8 @@ class BackupRestore:
     def run(self) -> dict:
         p = self.params
         r = self.result
+        if p['kind'] != 'database':
+            return self.run_other()
         if p['jobs'] < 1:
             raise RestoreError(f"jobs must be at least 1, got {p['jobs']}")
         check_lock_timeout(p['lock_timeout'])
@@ -716,13 +849,22 @@ class BackupRestore:
             r['backup_created_at'], r['backup_age_s'] = backup_age(manifest, self.now)
         except (KeyError, ValueError) as exc:
             raise RestoreError(f'the manifest of {source} has no usable created_at: {exc}') from None
-        r['checksum'] = check_checksum(source, manifest)
         expected = expected_rows(manifest, tables or None) if p['verify_rows'] else []
-        admin = self.connect(self.admin_db(names))
         try:
-            return self.run_with(admin, source, manifest, tables, names, expected)
+            if self.uses_s3():
+                r['checksum'] = self.fetch_s3()
+            else:
+                r['checksum'] = check_checksum(source, manifest)
+            admin = self.connect(self.admin_db(names))
+            try:
+                return self.run_with(admin, source, manifest, tables, names, expected)
+            finally:
+                admin.close()
         finally:
-            admin.close()
+            if self.uses_s3() and r['plan']:
+                r['plan'].insert(0, f"download {source} ({self.s3_artefact.size} bytes) into a private temporary "
+                                    f"directory{' in ' + p['tmp_dir'] if p['tmp_dir'] else ''}, hashing it on the way")
+            s3source.remove_workdir(self.s3_workdir)
 
     def run_with(self, admin, source, manifest, tables, names, expected) -> dict:
         p = self.params
@@ -763,7 +905,7 @@ class BackupRestore:
         problem = None
         try:
             self.create_temporary(admin, temp, like)
-            self.pg_restore_into(temp, source)
+            self.pg_restore_into(temp, self.restore_path or source)
             self.verify_counts(temp, expected, tables)
             if replaces and p['safety_dump']:
                 self.safety_dump(existing if tables else None)
@@ -786,6 +928,143 @@ class BackupRestore:
                     + (f"; previous database kept as {r['previous_database']}" if r['previous_database'] else ''))
         return self.finish()
 
+    # ---- globals dumps and paths archives ------------------------------------------------
+    def resolve_other(self) -> tuple[str, dict]:
+        """The globals dump or paths archive to restore (S3 or local), judged by its manifest."""
+        p = self.params
+        kind = p['kind']
+        if self.uses_s3():
+            bucket, key, prefix = s3source.split_location(p['latest_in'], p['s3_bucket'], p['s3_key'])
+            try:
+                self.s3 = s3_client(p)
+            except S3Error as exc:
+                raise RestoreError(f'Invalid options: {exc}') from None
+            self.s3_artefact = s3source.resolve(self.s3, p, bucket, key, prefix, p['pattern'], None,
+                                                p['require_verified'], kind)
+            self.result['passed_over'] = self.s3_artefact.passed_over
+            return self.s3_artefact.url, self.s3_artefact.manifest
+        paths = [p['path'].rstrip('/')] if p['path'] else \
+            [e.location for e in newest_first(list_artefacts(p['latest_in'], p['pattern']))]
+        passed = []
+        for path in paths:
+            manifest, reason = None, None
+            try:
+                manifest = read_manifest(path)
+            except FileNotFoundError:
+                pass
+            except ValueError as exc:
+                reason = str(exc)
+            if reason is None:
+                reason = s3source.judge(manifest, manifest_path(path), None, p['require_verified'], kind)
+            if reason is None and not os.path.isfile(path):
+                reason = 'not a regular file'
+            if reason is None:
+                self.result['passed_over'] = passed
+                return path, manifest
+            if p['path']:
+                raise RestoreError(f'{path} is not restored: {reason}')
+            passed.append(f'{os.path.basename(path)}: {reason}')
+        why = f": {'; '.join(passed[:5])}" if passed else ''
+        raise RestoreError(f"no restorable{' verified' if p['require_verified'] else ''} {kind} backup in "
+                           f"{p['latest_in']} (pattern {p['pattern']!r}){why}")
+
+    def run_other(self) -> dict:
+        p, r = self.params, self.result
+        r['target_database'] = r['temporary_database'] = None
+        source, manifest = self.resolve_other()
+        r['source'], r['manifest'] = source, manifest
+        try:
+            r['backup_created_at'], r['backup_age_s'] = backup_age(manifest, self.now)
+        except (KeyError, ValueError) as exc:
+            raise RestoreError(f'the manifest of {source} has no usable created_at: {exc}') from None
+        try:
+            if self.uses_s3():
+                r['checksum'] = self.fetch_s3()
+                r['plan'].append(f"download {source} ({self.s3_artefact.size} bytes) into a private temporary "
+                                 'directory, hashing it on the way, compare with its manifest')
+                local = self.restore_path
+            else:
+                r['checksum'] = check_checksum(source, manifest)
+                r['plan'].append(f'check the sha256 of {source} against its manifest')
+                local = source
+            if p['kind'] == 'paths':
+                self.restore_paths(source, local)
+            else:
+                self.restore_globals(source, local)
+        finally:
+            s3source.remove_workdir(self.s3_workdir)
+        return self.finish()
+
+    def restore_paths(self, source: str, local: str | None) -> None:
+        p, r = self.params, self.result
+        dest = p['dest']
+        info = r['paths'] = {'dest': dest, 'members': None, 'create': [], 'replace': []}
+        if local is None:  # check mode, S3: the archive is not downloaded
+            r['plan'].append(f'check every member of the archive (no absolute name, no "..", no device, no link '
+                             f'leaving it), then put them back under {dest}, never through a symlink, replacing '
+                             f"existing files only with force (force: {p['force']})")
+            r['changed'] = True
+            r['msg'] = f'would restore {source} under {dest}: ' + '; '.join(r['plan'])
+            return
+        plan = restorefiles.plan_paths(local, dest)
+        info.update(members=plan.members, create=plan.create, replace=plan.replace)
+        if plan.replace and not p['force']:
+            more = f' (and {len(plan.replace) - 10} more)' if len(plan.replace) > 10 else ''
+            raise RestoreError(f"{len(plan.replace)} existing file(s) under {dest} would be replaced: "
+                               f"{', '.join(plan.replace[:10])}{more}; set force: true to replace them (nothing was "
+                               'written)')
+        r['plan'].append(f'put back {plan.members} member(s) under {dest}: {len(plan.create)} created, '
+                         f'{len(plan.replace)} replaced (never through a symlink; each file renamed into place)')
+        r['changed'] = bool(plan.members)
+        if self.module.check_mode:
+            r['msg'] = f'would restore {source} under {dest}: ' + '; '.join(r['plan'])
+            return
+        restorefiles.extract_paths(local, dest)
+        r['msg'] = (f'restored {source} under {dest}: {len(plan.create)} created, {len(plan.replace)} replaced '
+                    f'(backup of {r["backup_created_at"]})')
+
+    def restore_globals(self, source: str, local: str | None) -> None:
+        p, r = self.params, self.result
+        admin = self.connect(p['login_db'] or 'postgres')
+        try:
+            roles = {row[0] for row in admin.execute('SELECT rolname FROM pg_roles').fetchall()}
+        finally:
+            admin.close()
+        info = r['roles'] = {'created': None, 'altered': None}
+        if local is None:
+            r['plan'].append('run the globals script with psql (ON_ERROR_STOP): roles that exist are altered, '
+                             'not created again')
+            r['changed'] = True
+            r['msg'] = f'would restore the globals of {source}: ' + '; '.join(r['plan'])
+            return
+        with open(local, encoding='utf-8') as handle:
+            script, created, existing = restorefiles.globals_plan(handle.read(), roles)
+        info.update(created=created, altered=existing)
+        r['plan'].append(f"run the globals script with psql (ON_ERROR_STOP): create {', '.join(created) or 'no role'}; "
+                         f"alter the existing {', '.join(existing) or 'none'}")
+        r['changed'] = True
+        if self.module.check_mode:
+            r['msg'] = f'would restore the globals of {source}: ' + '; '.join(r['plan'])
+            return
+        workdir = self.s3_workdir or s3source.private_workdir(p['tmp_dir'])
+        self.s3_workdir = workdir  # removed with the download
+        path = os.path.join(workdir, 'globals.sql')
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as out:
+            out.write(script)
+        argv = [self.tool('psql'), '-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-f', path]
+        r['queries'].append(f"psql -f <globals of {source}>: CREATE ROLE {', '.join(created) or '-'}; "
+                            f"ALTER ROLE {', '.join(created + existing) or '-'}")
+        rc, _out, err = self.module.run_command(argv, environ_update=libpq_environment(p, p['login_db'] or 'postgres'),
+                                                expand_user_and_vars=False)
+        if rc != 0:
+            r['changed'] = bool(created)
+            errors = stderr_errors(self.scrubbed(err))
+            raise RestoreError(f"the globals script of {source} stopped at an error (roles before it are restored): "
+                               f"{'; '.join(errors[:3]) or f'psql exited with {rc}'}")
+        r['msg'] = (f"restored the globals of {source}: created {', '.join(created) or 'no role'}, altered "
+                    f"{', '.join(existing) or 'none'}")
+
     def finish(self) -> dict:
         self.result['duration_s'] = round(time.monotonic() - self.began, 3)
         return self.result
@@ -806,7 +1085,9 @@ def main() -> None:
         latest_in=dict(type='path'),
         pattern=dict(type='str', default='*'),
         require_verified=dict(type='bool', default=True),
-        database=dict(type='str', required=True),
+        database=dict(type='str'),
+        kind=dict(type='str', default='database', choices=['database', 'globals', 'paths']),
+        dest=dict(type='path', default='/'),
         target_database=dict(type='str'),
         force=dict(type='bool', default=False),
         tables=dict(type='list', elements='str', default=[]),
@@ -820,13 +1101,23 @@ def main() -> None:
         no_privileges=dict(type='bool', default=False),
         pg_bin_dir=dict(type='path'),
         tmp_dir=dict(type='path'),
+        s3_bucket=dict(type='str'),
+        s3_key=dict(type='str', no_log=False),
     )
+    argument_spec.update(s3_common_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
-        required_one_of=[('path', 'latest_in')],
-        mutually_exclusive=[('path', 'latest_in')],
+        required_one_of=[('path', 'latest_in', 's3_key')],
+        mutually_exclusive=[('path', 'latest_in', 's3_key'), ('path', 's3_bucket'), ('latest_in', 's3_bucket')],
+        required_together=[('s3_bucket', 's3_key')],
+        required_if=[('kind', 'database', ['database'])],
         supports_check_mode=True,
     )
+    problems = validate_s3_params(module.params)
+    if module.params['tmp_dir'] and not os.path.isdir(module.params['tmp_dir']):
+        problems.append(f"tmp_dir {module.params['tmp_dir']} is not a directory")
+    if problems:
+        module.fail_json(msg='Invalid options: ' + '; '.join(problems))
     if psycopg is None:
         module.fail_json(msg=missing_required_lib('psycopg (version 3)'), exception=PSYCOPG_IMPORT_ERROR)
     for signum in TERMINATING_SIGNALS:

@@ -19,8 +19,10 @@ description:
     sha256 kept in the object's metadata (C(x-amz-meta-sha256)) when there is one; V(format) it
     is readable end to end (a custom-format dump is read to its last data block by
     C(pg_restore -f /dev/null), since C(pg_restore --list) alone accepts a truncated archive; a
-    tar archive is read entirely, its compression CRC included; a plain SQL dump must end with
-    its completion trailer); V(age) it is younger than O(max_age) (the recovery point
+    tar archive is read entirely, its compression CRC included, and every member must be safe
+    to extract - no absolute name, no C(..) component, no device or FIFO, no hard link leaving
+    the archive - which is how a C(paths) archive of C(backup_create) is verified; a plain SQL
+    dump, such as a globals dump, must end with its completion trailer); V(age) it is younger than O(max_age) (the recovery point
     objective); V(size) it is not empty, not below O(min_size) and not much smaller than the
     previous artefact (O(max_size_drop_ratio)).
   - V(restore) restores it into a scratch database C(<restore_db_prefix>_<random>) with
@@ -44,6 +46,7 @@ author:
   - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
   - runbook.maintenance.postgres
+  - runbook.maintenance.s3
 attributes:
   check_mode:
     support: full
@@ -83,18 +86,6 @@ options:
     description: Glob the artefact names must match, for O(latest_in) and to find the previous artefact.
     type: str
     default: '*'
-  endpoint_url:
-    description: S3-compatible endpoint (MinIO, Ceph, ...). Default, AWS.
-    type: str
-  region:
-    description: S3 region.
-    type: str
-  aws_access_key:
-    description: S3 access key (default from the environment or the instance profile).
-    type: str
-  aws_secret_key:
-    description: S3 secret key.
-    type: str
   checks:
     description:
       - The checks to run, see the description. V(exists) is always run when another check
@@ -174,7 +165,6 @@ requirements:
   - pg_restore on the host running the module, for V(format) of a pg_dump archive and for V(restore)
   - pgBackRest 2.38 or later, for O(pgbackrest_stanza)
   - psycopg >= 3.1, for V(restore) and V(rows)
-  - boto3, for S3
 notes:
   - The artefact is read on the host running the module; an S3 artefact is downloaded to
     O(tmp_dir) (hashed on the way) when a check needs its content, and removed afterwards.
@@ -369,7 +359,6 @@ import shutil
 import signal
 import tempfile
 import time
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -418,6 +407,15 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     postgres_common_argument_spec,
     scrub,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
+    MISSING_CODES,
+    BotoCoreError,
+    ClientError,
+    describe_s3_error,
+    module_s3_client,
+    s3_common_argument_spec,
+    validate_s3_params,
+)
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
 
 try:
@@ -427,20 +425,6 @@ except ImportError:  # reported by the restore check, the only one that needs it
     psycopg = None
     sql = None
 
-try:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
-except ImportError:
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR = traceback.format_exc()
-
-    class BotoCoreError(Exception):  # type: ignore[no-redef]
-        """Stand-in so the except clauses stay valid without boto3."""
-
-    class ClientError(Exception):  # type: ignore[no-redef]
-        """Stand-in so the except clauses stay valid without boto3."""
 
 CHECKS = ('exists', 'checksum', 'format', 'age', 'size', 'restore', 'rows')
 DEFAULT_CHECKS = ['exists', 'checksum', 'format', 'age', 'size']
@@ -449,7 +433,6 @@ ALL_CHECKS = CHECKS + ('repository', 'wal_age', 'wal_gaps')
 PREFIX_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]{0,39}$')
 FUTURE_TOLERANCE_S = 300
 TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-MISSING_CODES = ('404', 'NoSuchKey', 'NoSuchBucket', 'NotFound')
 LIBPQ_ENV = {'host': 'PGHOST', 'port': 'PGPORT', 'user': 'PGUSER', 'password': 'PGPASSWORD', 'dbname': 'PGDATABASE',
              'sslmode': 'PGSSLMODE', 'sslrootcert': 'PGSSLROOTCERT', 'connect_timeout': 'PGCONNECT_TIMEOUT',
              'application_name': 'PGAPPNAME'}
@@ -554,8 +537,9 @@ def list_directory(directory: str, pattern: str) -> list[Entry]:
 class S3Source:
     """An S3 object, downloaded (and hashed on the way) only when a check needs its content."""
 
-    def __init__(self, client, bucket: str, key: str, pattern: str, workdir) -> None:
+    def __init__(self, client, bucket: str, key: str, pattern: str, workdir, params: dict | None = None) -> None:
         self.client = client
+        self.params = params or {}
         self.bucket = bucket
         self.key = key
         self.pattern = pattern
@@ -578,9 +562,9 @@ class S3Source:
         except ClientError as exc:
             if s3_error_code(exc) in MISSING_CODES:
                 return None
-            raise CheckFailed(f'cannot read {self.artefact}: {one_line(exc)}') from None
+            raise CheckFailed(describe_s3_error(exc, self.params, 'cannot read', self.bucket, self.key)) from None
         except BotoCoreError as exc:
-            raise CheckFailed(f'cannot reach S3 for {self.artefact}: {one_line(exc)}') from None
+            raise CheckFailed(describe_s3_error(exc, self.params, 'cannot reach S3 for', self.bucket, self.key)) from None
         metadata = {k.lower(): v for k, v in (head.get('Metadata') or {}).items()}
         self.metadata_sha256 = (metadata.get('sha256') or '').strip().lower() or None
         self.entry = Entry(self.name, self.artefact, int(head['ContentLength']), head['LastModified'].timestamp())
@@ -592,9 +576,11 @@ class S3Source:
         except ClientError as exc:
             if s3_error_code(exc) in MISSING_CODES:
                 raise FileNotFoundError(self.manifest_location) from None
-            raise ValueError(f'manifest {self.manifest_location} cannot be read: {one_line(exc)}') from None
+            raise ValueError(describe_s3_error(exc, self.params, 'cannot read the manifest', self.bucket,
+                                               f'{self.key}.json')) from None
         except BotoCoreError as exc:
-            raise ValueError(f'manifest {self.manifest_location} cannot be read: {one_line(exc)}') from None
+            raise ValueError(describe_s3_error(exc, self.params, 'cannot read the manifest', self.bucket,
+                                               f'{self.key}.json')) from None
         return parse_manifest(body, f'manifest {self.manifest_location}')
 
     def content(self) -> str:
@@ -606,7 +592,7 @@ class S3Source:
                 with open(target, 'wb') as out:
                     self._sha256, size = copy_and_hash(body, out)
             except (ClientError, BotoCoreError) as exc:
-                raise CheckFailed(f'cannot download {self.artefact}: {one_line(exc)}') from None
+                raise CheckFailed(describe_s3_error(exc, self.params, 'cannot download', self.bucket, self.key)) from None
             except OSError as exc:
                 raise CheckFailed(f'cannot download {self.artefact} to {target}: {exc.strerror or exc}') from None
             if self.entry is not None and size != self.entry.size:
@@ -706,6 +692,7 @@ class BackupVerify:
             errors.append('s3_key cannot be empty')
         if p['tmp_dir'] and not os.path.isdir(p['tmp_dir']):
             errors.append(f"tmp_dir {p['tmp_dir']} is not a directory")
+        errors.extend(validate_s3_params(p))
         if errors:
             self.module.fail_json(msg='Invalid options: ' + '; '.join(errors))
         wanted = set(p['checks'])
@@ -719,16 +706,8 @@ class BackupVerify:
         return bool(self.params['s3_key']) or (self.params['latest_in'] or '').startswith('s3://')
 
     def s3_client(self):
-        p = self.params
-        if not HAS_BOTO3:
-            self.module.fail_json(msg=missing_required_lib('boto3'), exception=BOTO3_IMPORT_ERROR)
-        try:
-            return boto3.client('s3', endpoint_url=p['endpoint_url'] or None, region_name=p['region'] or None,
-                                aws_access_key_id=p['aws_access_key'] or None,
-                                aws_secret_access_key=p['aws_secret_key'] or None)
-        except (BotoCoreError, ValueError) as exc:
-            self.module.fail_json(msg=f'Invalid S3 settings: {one_line(exc)}')
-        return None  # not reached
+        """The shared S3 client (module_utils/s3.py): bounded connect/read timeouts and retries."""
+        return module_s3_client(self.module)
 
     def workdir(self) -> str:
         if self._workdir is None:
@@ -743,7 +722,7 @@ class BackupVerify:
         if p['path']:
             return LocalSource(p['path'], p['pattern']), None
         if p['s3_key']:
-            return S3Source(client, p['s3_bucket'], p['s3_key'].lstrip('/'), p['pattern'], self.workdir), None
+            return S3Source(client, p['s3_bucket'], p['s3_key'].lstrip('/'), p['pattern'], self.workdir, p), None
         latest = p['latest_in']
         if latest.startswith('s3://'):
             bucket, prefix = parse_s3_url(latest)
@@ -752,13 +731,13 @@ class BackupVerify:
             except ClientError as exc:
                 if s3_error_code(exc) in MISSING_CODES:
                     return None, f'{latest} does not exist (no such bucket)'
-                return None, f'cannot list {latest}: {one_line(exc)}'
+                return None, describe_s3_error(exc, p, 'cannot list', bucket, prefix or None)
             except BotoCoreError as exc:
-                return None, f'cannot reach S3 to list {latest}: {one_line(exc)}'
+                return None, describe_s3_error(exc, p, 'cannot reach S3 to list', bucket, prefix or None)
             if not entries:
                 return None, f"no artefact matching {p['pattern']!r} in {latest}"
             key = newest_first(entries)[0].location[len(f's3://{bucket}/'):]
-            return S3Source(client, bucket, key, p['pattern'], self.workdir), None
+            return S3Source(client, bucket, key, p['pattern'], self.workdir, p), None
         directory = latest
         if not os.path.isdir(directory):
             return None, f'{directory} is not a directory'
@@ -854,13 +833,19 @@ class BackupVerify:
                 raise CheckFailed(f'tar archive: {exc}') from None
             except OSError as exc:
                 raise CheckFailed(f'tar archive cannot be read: {exc.strerror or exc}') from None
-            if declared in ('directory', 'tar') and not report.toc_dirs:
+            backup_kind = (self.manifest or {}).get('kind', 'database')
+            if declared in ('directory', 'tar') and backup_kind == 'database' and not report.toc_dirs:
                 raise CheckFailed(f'the manifest says a pg_dump {declared}-format dump, but the archive holds '
                                   f'no {TOC_FILE}')
+            if report.unsafe:
+                more = f' (and {len(report.unsafe) - 3} more)' if len(report.unsafe) > 3 else ''
+                raise CheckFailed(f"tar archive with {len(report.unsafe)} member(s) unsafe to extract: "
+                                  f"{'; '.join(report.unsafe[:3])}{more}")
             packed = f'{report.compression}-compressed ' if report.compression else ''
             dump = ', a pg_dump dump inside' if report.toc_dirs else ''
+            names = ', every member name safe to extract' if backup_kind == 'paths' else ''
             return (f'{packed}tar archive read to its end: {report.members} members, {report.files} files, '
-                    f'{report.bytes_read} bytes{dump}')
+                    f'{report.bytes_read} bytes{dump}{names}')
         try:
             return check_plain(path)
         except ValueError as exc:
@@ -932,7 +917,10 @@ class BackupVerify:
         try:
             previous = previous_of(self.source.siblings(), self.entry)
         except (OSError, ClientError, BotoCoreError) as exc:
-            raise CheckFailed(f'cannot list the artefacts beside it to find the previous one: {one_line(exc)}') from None
+            what = 'cannot list the artefacts beside it to find the previous one'
+            if isinstance(exc, OSError):
+                raise CheckFailed(f'{what}: {one_line(exc)}') from None
+            raise CheckFailed(describe_s3_error(exc, self.params, what + ' in', getattr(self.source, 'bucket', None))) from None
         if previous is None:
             return f'{size} bytes ({human_size(size)}); no previous artefact to compare with'
         self.result['previous'] = {'artefact': previous.location, 'size': previous.size}
@@ -1410,16 +1398,13 @@ def terminate(signum, _frame) -> None:
 
 def main() -> None:
     argument_spec = postgres_common_argument_spec()
+    argument_spec.update(s3_common_argument_spec())
     argument_spec.update(
         path=dict(type='path'),
         s3_bucket=dict(type='str'),
         s3_key=dict(type='str', no_log=False),
         latest_in=dict(type='str'),
         pattern=dict(type='str', default='*'),
-        endpoint_url=dict(type='str'),
-        region=dict(type='str'),
-        aws_access_key=dict(type='str', no_log=True),
-        aws_secret_key=dict(type='str', no_log=True),
         checks=dict(type='list', elements='str', choices=list(ALL_CHECKS)),
         expected_sha256=dict(type='str'),
         max_age=dict(type='str', default='26h'),
