@@ -69,9 +69,12 @@ def test_the_monthly_report_records_the_rewrites_and_the_package_plan():
     assert report['status'] == 'ok', report.get('failure')
     operations = {run['operation'] for run in report['databases']}
     assert {'weekly', 'vacuum_full', 'reindex'} <= operations
-    rewrites = [t for run in report['databases'] if run['operation'] == 'vacuum_full' for t in run['tables']]
+    # The converge run rewrote the bloated tables online (the newest report is the idempotence run's).
+    runs = [run for path in sorted(glob.glob(f'{reports}/monthly-*.json'))
+            for run in json.load(open(path))['databases'] if run['operation'] == 'vacuum_full']
+    rewrites = [t for run in runs for t in run['tables'] if t['status'] != 'planned']
     assert {t['name'] for t in rewrites} >= {'Audit Log', 'sessions'}
     assert {(t['method'], t['status']) for t in rewrites} == {('pg_repack', 'done')}
-    assert all(run['rewrite_method'] == 'pg_repack' for run in report['databases'] if run['operation'] == 'vacuum_full')
+    assert {run['rewrite_method'] for run in runs if any(t['status'] == 'done' for t in run['tables'])} == {'pg_repack'}
     titles = [section['title'] for section in report['sections']]
     assert 'Package updates' in titles and 'Backups' in titles and 'Window' in titles
