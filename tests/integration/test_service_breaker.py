@@ -141,7 +141,7 @@ def test_open_then_close_confirmed_and_recorded(api, tmp_path):
     for request in api.requests:  # the token travels in the header only
         assert TOKEN not in request['path'] and request['headers']['Authorization'] == f'Bearer {TOKEN}'
 
-    again, _ = run(tmp_path, api.url)  # already open: no second change request
+    again = run(tmp_path, api.url)[0]  # already open: no second change request
     assert again.returncode == 0
     assert len([r for r in api.requests if r['method'] == 'POST']) == 1
 
@@ -187,7 +187,7 @@ def test_read_back_that_disagrees_fails_and_records_nothing(api, tmp_path):
 
 
 def test_token_in_a_url_is_refused(api, tmp_path):
-    done, _ = run(tmp_path, api.url, service_breaker_url=f'{api.url}{PREFIX}claude/open?token={TOKEN}')
+    done = run(tmp_path, api.url, service_breaker_url=f'{api.url}{PREFIX}claude/open?token={TOKEN}')[0]
     assert done.returncode != 0
     assert 'must not be part of a URL' in done.stdout
     assert not [r for r in api.requests if r['method'] == 'POST']

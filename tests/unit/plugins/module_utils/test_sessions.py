@@ -80,7 +80,7 @@ def test_criteria_rules_per_action():
 def test_selection_filters():
     crit = Criteria(states=('idle in transaction',), min_duration_s=300, databases=('shop',),
                     users=('app', 'web_*'), exclude_applications=('pg_dump',))
-    picked, _ = select([
+    picked = select([
         session(pid=1),                                      # selected
         session(pid=2, state='idle'),                        # other state
         session(pid=3, state_s=10),                          # too young
@@ -88,13 +88,13 @@ def test_selection_filters():
         session(pid=5, user='web_api', state_s=900),         # glob user, older: first
         session(pid=6, user='report'),                       # other user
         session(pid=7, application='pg_dump'),               # excluded application
-    ], crit)
+    ], crit)[0]
     assert [s.pid for s in picked] == [5, 1]
 
 
 def test_exclusions_win_over_inclusions():
     crit = Criteria(users=('*',), exclude_users=('admin*',))
-    picked, _ = select([session(pid=1, user='admin_ops'), session(pid=2, user='app')], crit)
+    picked = select([session(pid=1, user='admin_ops'), session(pid=2, user='app')], crit)[0]
     assert [s.pid for s in picked] == [2]
 
 
