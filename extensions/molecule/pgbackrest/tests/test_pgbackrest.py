@@ -25,7 +25,7 @@ def test_archiving_is_on_through_pgbackrest(host):
     assert psql(host, 'SHOW archive_timeout') == '10s'
     assert psql(host, 'SELECT failed_count FROM pg_stat_archiver') == '0'
     conf = host.file('/etc/pgbackrest/pgbackrest.conf')
-    assert conf.mode == 0o640 and 'repo1-retention-full=9999999' in conf.content_string
+    assert conf.mode == 0o640 and 'repo1-retention-full-type=time\nrepo1-retention-full=400\n' in conf.content_string
 
 
 def test_backups_were_taken_and_the_repository_verified(host):
