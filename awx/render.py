@@ -324,6 +324,8 @@ def collection_playbook(data):
             'extra_vars': extra_vars(data, template),
             'survey_enabled': bool(template.get('questions')),
         }
+        if template.get('limit'):
+            jt['limit'] = template['limit']
         if template.get('questions'):
             jt['survey_spec'] = survey_spec(data, template)
         tasks.append({'name': f"Job template {template['name']} ({key})", 'awx.awx.job_template': dict(jt, state='present')})

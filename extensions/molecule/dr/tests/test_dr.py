@@ -53,3 +53,18 @@ def test_reports_say_what_happened():
     dr = json.load(open(sorted(glob.glob(f'{reports}/dr_database_failure-*.json'))[-1]))
     assert dr['status'] == 'ok', dr
     assert 'shop' in json.dumps(dr['sections'])
+
+
+def test_the_quarterly_job_is_green_with_the_dump_only_rpo_as_a_configuration_finding():
+    """Default targets (RPO 15 min) on a dump-only host: the drill passes against the dump schedule,
+    the job is green, and the report says how to get 15 minutes (issue 13.3)."""
+    reports = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'reports')
+    quarterly = json.load(open(sorted(glob.glob(f'{reports}/quarterly-*.json'))[-1]))
+    assert quarterly['status'] == 'ok', quarterly.get('failure')
+    sections = {s['title'].split(' (')[0]: s for s in quarterly['sections']}
+    assert sections['DR drill']['status'] == 'ok'
+    finding = sections['Recovery objectives']
+    assert finding['status'] == 'findings'
+    assert any('declared RPO 15m (database failure)' in line and 'pgbackrest group' in line for line in finding['lines'])
+    dr = json.load(open(sorted(glob.glob(f'{reports}/dr_database_failure-*.json'))[-1]))
+    assert 'This host is dump-only: its RPO is bounded by its dump schedule' in json.dumps(dr['sections'])

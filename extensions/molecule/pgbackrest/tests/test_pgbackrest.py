@@ -25,7 +25,7 @@ def test_archiving_is_on_through_pgbackrest(host):
     assert psql(host, 'SHOW archive_timeout') == '10s'
     assert psql(host, 'SELECT failed_count FROM pg_stat_archiver') == '0'
     conf = host.file('/etc/pgbackrest/pgbackrest.conf')
-    assert conf.mode == 0o640 and 'repo1-retention-full=9999999' in conf.content_string
+    assert conf.mode == 0o640 and 'repo1-retention-full-type=time\nrepo1-retention-full=400\n' in conf.content_string
 
 
 def test_backups_were_taken_and_the_repository_verified(host):
@@ -97,3 +97,58 @@ def test_backups_are_scheduled_in_the_window(host):
     cron = host.file('/etc/cron.d/runbook-pgbackrest').content_string
     assert '15 2 * * 0 postgres pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=main --type=full backup' in cron
     assert '15 2 * * 1-6 postgres pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=main --type=diff backup' in cron
+
+
+# ---- the daily job (playbooks/pgbackrest-backup.yml) -------------------------------------------
+def test_a_failed_verification_opens_the_backups_breaker_and_expires_nothing(host):
+    failed = result(host, 'job-failed')
+    assert failed['rc'] != 0
+    assert failed['breaker']['state'] == 'open'
+    assert failed['breaker']['reason'].startswith('pgBackRest stanza main: repository')
+    assert failed['sets_after'] == failed['sets_before']  # nothing expired
+    assert 'The stanza did not verify, nothing expired' in ' '.join(failed['stdout'])
+
+
+def test_the_healthy_job_verifies_closes_the_breaker_and_expires_the_older_sets(host):
+    job = result(host, 'job-ok')
+    assert job['verify']['verified'] is True, job['verify']['failures']
+    assert job['verify']['pgbackrest']['wal_age_s'] < 900
+    expire = job['expire']
+    assert expire['blocked'] is None and expire['changed'] is True
+    newest = info(host)['backup'][-1]
+    assert newest['type'] == 'full'  # the job's own backup
+    assert [k['label'] for k in expire['kept']] == [newest['label']]  # every set is today's: the daily slot keeps the newest
+    assert expire['expired'], expire  # and the older full sets really went
+    labels = {b['label'] for b in info(host)['backup']}
+    assert not labels & {e['label'] for e in expire['expired']}
+    breaker = json.loads(host.file('/var/lib/runbook-maintenance/breakers/backups.json').content_string)
+    assert breaker['state'] == 'closed', breaker
+
+
+# ---- a database failure recovered to the end of the WAL archive -----------------------------------
+def test_without_confirmation_the_lost_cluster_is_left_alone_and_the_plan_shown(host):
+    said = result(host, 'dr-refusals')
+    assert said['check']['rc'] == 0, said['check']['stdout'][-2000:]
+    assert 'Would restore stanza main to the end of the WAL archive' in ' '.join(said['check']['stdout'].split())
+    assert said['unconfirmed']['rc'] != 0
+    assert 'dr_database_pitr_confirm=true' in said['unconfirmed']['stdout']
+
+
+def test_the_lost_cluster_is_back_with_the_rows_only_the_wal_held(host):
+    dr = result(host, 'dr-database')
+    assert dr['recovered'] is True and dr['method'] == 'pgbackrest'
+    assert psql(host, 'SELECT count(*) FROM after_backup') == '250'
+    assert psql(host, 'SELECT pg_is_in_recovery()') == 'f'
+    assert host.file(dr['pitr']['previous_data']).is_directory  # the failed data directory is kept
+    # archiving goes on from the new timeline
+    assert psql(host, 'SHOW archive_mode') == 'on'
+    assert psql(host, 'SELECT failed_count FROM pg_stat_archiver') == '0'
+
+
+def test_the_database_failure_rpo_is_measured_from_the_archive(host):
+    dr = result(host, 'dr-database')
+    pitr = dr['pitr']
+    assert pitr['last_segment'] != 'none' and pitr['last_archived_at'] <= pitr['failure_time']
+    assert 0 <= float(dr['rpo_s']) == float(pitr['rpo_s']) < 900
+    assert dr['rpo_met'] is True and float(dr['rpo_target_s']) == 900
+    assert pitr['recovery_point']  # the last transaction replayed

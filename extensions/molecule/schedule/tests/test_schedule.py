@@ -140,3 +140,25 @@ def test_cron_runs_are_locked_too(host):
     assert second.rc == 75 and 'another run holds' in second.stderr
     assert wait_for(host, f'grep -q "^end" {RUNS}')
     assert len(runs(host)) == 1
+
+
+# ---- the daily pgBackRest job (schedule_pgbackrest_backup) ---------------------------------------
+
+PGB = 'runbook-pgbackrest-backup'
+
+
+def test_daily_pgbackrest_job_timer(host):
+    on(host, SYSTEMD)
+    assert host.run(f'systemctl is-active {PGB}.timer').stdout.strip() == 'active'
+    timer = host.file(f'/etc/systemd/system/{PGB}.timer').content_string
+    assert 'OnCalendar=*-*-* 05:30:00 Europe/Berlin' in timer
+    assert 'Sun *-03-25..31' not in timer  # the weekly's spring-forward line is not the daily job's
+    assert 'playbooks/pgbackrest-backup.yml' in host.file(f'/usr/local/sbin/{PGB}').content_string
+
+
+def test_daily_pgbackrest_job_cron_entry(host):
+    on(host, CRON)
+    lines = [line for line in host.file(f'/etc/cron.d/{PGB}').content_string.splitlines()
+             if line and not line.startswith('#')]
+    assert lines == [f'30 5 * * * root /usr/local/sbin/{PGB} >>/var/log/{PGB}.log 2>&1']
+    assert 'playbooks/pgbackrest-backup.yml' in host.file(f'/usr/local/sbin/{PGB}').content_string
