@@ -29,6 +29,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     sha256_file,
     tree_size,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_pg_timeout
 from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import parse_table_name
 
 STAMP_FORMAT = '%Y%m%d_%H%M%S'
@@ -36,7 +37,6 @@ TEMP_INFIX = '__restore_'
 PREVIOUS_INFIX = '__before_'
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name
 RESTORABLE_FORMATS = ('custom', 'directory')
-_LOCK_TIMEOUT_RE = re.compile(r'^\s*\d+\s*(ms|s|min|h|d)?\s*$')
 
 
 class RestoreError(Exception):
@@ -114,11 +114,12 @@ def dump_pattern(table: tuple[str, str]) -> str:
 
 
 def check_lock_timeout(value: str) -> str:
-    """The lock_timeout as PostgreSQL reads it ('5s', '500ms', '1min', '0' for none)."""
-    text = str(value).strip()
-    if not _LOCK_TIMEOUT_RE.match(text):
-        raise RestoreError(f"lock_timeout must be a PostgreSQL duration such as '5s', '500ms' or '1min', got {value!r}")
-    return text.replace(' ', '')
+    """The lock_timeout in milliseconds ('5000ms') from '5s', '500ms', '1min' or a bare number
+    (milliseconds, as PostgreSQL reads it). 0 is refused: PostgreSQL reads it as no timeout."""
+    try:
+        return check_pg_timeout('lock_timeout', value if value is not None else '', default_unit='ms')
+    except ValueError as exc:
+        raise RestoreError(f"{exc} (a PostgreSQL duration such as '5s', '500ms' or '1min')") from None
 
 
 # ---- the source ------------------------------------------------------------------------------

@@ -313,6 +313,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import 
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connection_kwargs,
+    connection_option_errors,
     describe_target,
     postgres_common_argument_spec,
     scrub,
@@ -707,6 +708,9 @@ class BackupRestore:
         if p['jobs'] < 1:
             raise RestoreError(f"jobs must be at least 1, got {p['jobs']}")
         check_lock_timeout(p['lock_timeout'])
+        errors = connection_option_errors(p)
+        if errors:
+            raise RestoreError('; '.join(errors))
         tables = parse_tables(p['tables'])
         names = restore_names(self.target, self.stamp)
         r['temporary_database'] = names['temporary']

@@ -329,16 +329,19 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     connection_kwargs,
     describe_target,
     ensure_psycopg,
+    connection_option_errors,
     postgres_common_argument_spec,
     qualified,
     scrub,
     server_version,
     set_session_timeouts,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import check_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import (
+    MAX_DURATION_S,
+    check_duration,
+    check_pg_timeout,
     parse_deadline,
-    parse_duration,
-    pg_interval,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import (
     ACTIVITY_QUERY,
@@ -446,19 +449,27 @@ class PgVacuum:
         for name in ('min_dead_ratio', 'min_bloat_ratio'):
             if not 0 <= p[name] <= 1:
                 errors.append(f'{name} must be between 0 and 1, got {p[name]}')
-        for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age', 'min_bloat_bytes'):
+        for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age'):
             if p[name] < 0:
                 errors.append(f'{name} cannot be negative, got {p[name]}')
-        if p['max_table_bytes'] is not None and p['max_table_bytes'] <= 0:
-            errors.append(f"max_table_bytes must be positive, got {p['max_table_bytes']}")
-        if p['jobs'] < 1 or p['jobs'] > 64:
-            errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
-        for name in ('lock_timeout', 'statement_timeout'):
+        for name, allow_zero in (('min_bloat_bytes', True), ('max_table_bytes', False)):
             if p[name] is not None:
                 try:
-                    parse_duration(p[name])
+                    check_size(name, p[name], allow_zero=allow_zero)
                 except ValueError as exc:
-                    errors.append(f'{name}: {exc}')
+                    errors.append(str(exc))
+        if p['jobs'] < 1 or p['jobs'] > 64:
+            errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
+        errors.extend(connection_option_errors(p))
+        # A lock bound must be a bound: PostgreSQL reads 0 as "wait forever".
+        self.timeouts = {}
+        for name in ('lock_timeout', 'statement_timeout'):
+            if p[name] is None and name == 'statement_timeout':
+                continue
+            try:
+                self.timeouts[name] = check_pg_timeout(name, p[name] if p[name] is not None else '')
+            except ValueError as exc:
+                errors.append(str(exc))
         tables = []
         for text in p['tables']:
             try:
@@ -471,13 +482,15 @@ class PgVacuum:
                 deadline_dt = parse_deadline(p['deadline'])
                 now = datetime.datetime.now().astimezone()
                 deadline = self.started + (deadline_dt - now).total_seconds()
+                if deadline - self.started > MAX_DURATION_S:
+                    errors.append(f"deadline {p['deadline']!r} is more than 100 years ahead")
             except ValueError as exc:
                 errors.append(f'deadline: {exc}')
         elif p['time_budget'] is not None:
             try:
-                deadline = self.started + parse_duration(p['time_budget'])
+                deadline = self.started + check_duration('time_budget', p['time_budget'])
             except ValueError as exc:
-                errors.append(f'time_budget: {exc}')
+                errors.append(str(exc))
         if errors:
             self.module.fail_json(msg='Invalid options: ' + '; '.join(errors))
         limits = Thresholds(
@@ -519,10 +532,7 @@ class PgVacuum:
         """JIT off, lock_timeout and statement_timeout for this session; the SET statements."""
         # The catalog query is cheap; JIT compiling it would cost seconds on large catalogs.
         conn.execute("SELECT set_config('jit', 'off', false)")
-        return set_session_timeouts(
-            conn,
-            pg_interval(self.params['lock_timeout']) if self.params['lock_timeout'] else None,
-            pg_interval(self.params['statement_timeout']) if self.params['statement_timeout'] else None)
+        return set_session_timeouts(conn, self.timeouts.get('lock_timeout'), self.timeouts.get('statement_timeout'))
 
     def start_extra_sessions(self, count: int) -> tuple[list, list]:
         """Open `count` more sessions in the background while the plan is made, so every job

@@ -89,12 +89,14 @@ def test_quoting():
     assert dump_pattern(('Sales EU', 'x*')) == '"Sales EU"."x*"'  # quoted: no wildcard
 
 
-@pytest.mark.parametrize('value, expected', [('5s', '5s'), (' 500 ms', '500ms'), ('0', '0'), ('1min', '1min')])
+@pytest.mark.parametrize('value, expected', [('5s', '5000ms'), (' 500 ms', '500ms'), ('250', '250ms'),
+                                             ('1min', '60000ms')])
 def test_lock_timeout(value, expected):
     assert check_lock_timeout(value) == expected
 
 
-@pytest.mark.parametrize('value', ['5 seconds', "5s'; DROP TABLE x; --", '-1s', ''])
+@pytest.mark.parametrize('value', ['5 seconds', "5s'; DROP TABLE x; --", '-1s', '', '0', '0s', '0.1ms',
+                                   'inf', 'nan', '1e400', '30d', None])
 def test_bad_lock_timeout(value):
     with pytest.raises(RestoreError, match='lock_timeout'):
         check_lock_timeout(value)
