@@ -170,8 +170,9 @@ class Store:
     write to, a planted link must not make us read or create a file elsewhere.
     """
 
-    def __init__(self, state_dir: str, name: str, readonly: bool = False) -> None:
+    def __init__(self, state_dir: str, name: str, readonly: bool = False, recover: bool = False) -> None:
         self.readonly = readonly  # check mode: create no directory and no lock file
+        self.recover = recover  # close/reset/open: a planted lock (symlink, directory) is set aside
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, f'{name}.json')
         self.lock_path = os.path.join(state_dir, f'{name}.lock')
@@ -188,15 +189,26 @@ class Store:
             return self
         os.makedirs(self.state_dir, mode=0o750, exist_ok=True)
         try:
-            self.lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
-        except OSError as exc:
-            raise StateError(f'cannot open the lock file {self.lock_path}: {_why(exc)}') from None
-        if not stat.S_ISREG(os.fstat(self.lock_fd).st_mode):
-            os.close(self.lock_fd)
-            self.lock_fd = None
-            raise StateError(f'the lock file {self.lock_path} is not a regular file')
+            self.lock_fd = self._open_lock()
+        except StateError:
+            if not self.recover:
+                raise
+            # Not a lock of ours (a symlink, a directory): keep it aside, never follow it.
+            os.rename(self.lock_path, f'{self.lock_path}.corrupt-{time.strftime("%Y%m%dT%H%M%S")}-{os.getpid()}')
+            self.lock_fd = self._open_lock()
         fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
         return self
+
+    def _open_lock(self) -> int:
+        try:
+            handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC | getattr(os, 'O_NONBLOCK', 0),
+                             0o600)
+        except OSError as exc:
+            raise StateError(f'cannot open the lock file {self.lock_path}: {_why(exc)}') from None
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            os.close(handle)
+            raise StateError(f'the lock file {self.lock_path} is not a regular file')
+        return handle
 
     def __exit__(self, *exc_info) -> None:
         if self.lock_fd is not None:

@@ -331,7 +331,7 @@ class CircuitBreaker:
         p = self.module.params
         now = time.time()
         readonly = self.module.check_mode or p['action'] == 'status'
-        store = Store(p['state_dir'], p['name'], readonly=readonly)
+        store = Store(p['state_dir'], p['name'], readonly=readonly, recover=p['action'] in RECOVERING_ACTIONS)
         corrupt, set_aside = None, None
         try:
             with store:

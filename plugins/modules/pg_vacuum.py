@@ -452,6 +452,8 @@ class PgVacuum:
         for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age'):
             if p[name] < 0:
                 errors.append(f'{name} cannot be negative, got {p[name]}')
+            elif p[name] > 2 ** 63 - 1:
+                errors.append(f'{name} is beyond any count PostgreSQL keeps, got {str(p[name])[:30]}')
         for name, allow_zero in (('min_bloat_bytes', True), ('max_table_bytes', False)):
             if p[name] is not None:
                 try:
