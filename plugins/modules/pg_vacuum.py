@@ -315,10 +315,8 @@ in_recovery:
 
 import dataclasses
 import datetime
-import json
 import os
 import queue
-import tempfile
 import threading
 import time
 
@@ -337,6 +335,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     set_session_timeouts,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import check_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json, write_json_atomic
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import (
     MAX_DURATION_S,
     check_duration,
@@ -353,6 +352,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import 
     TableStats,
     Thresholds,
     build_plan,
+    clean_history,
     parse_table_name,
 )
 
@@ -414,16 +414,20 @@ class PgVacuum:
         self.paths: dict[int, str | None] = {}
 
     def _load_history(self) -> dict:
+        """Past rewrite durations. A history file that is unreadable or corrupt (a symlink, not
+        UTF-8, not JSON, wrong types, NaN) is only a loss of predictions: warn, start afresh,
+        and the next save replaces it."""
         path = self.params['history_file']
-        if not path or not os.path.exists(path):
+        if not path or not os.path.lexists(path):
             return {}
         try:
-            with open(path, encoding='utf-8') as handle:
-                data = json.load(handle)
-            return data if isinstance(data, dict) else {}
+            data, dropped = clean_history(read_json(path))
         except (OSError, ValueError) as exc:
             self.module.warn(f'history_file {path} is unreadable, durations start afresh: {exc}')
             return {}
+        if dropped:
+            self.module.warn(f'history_file {path}: {dropped} malformed entr{"y" if dropped == 1 else "ies"} ignored')
+        return data
 
     def _save_history(self) -> None:
         path = self.params['history_file']
@@ -432,12 +436,10 @@ class PgVacuum:
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=directory, prefix='.pg_vacuum-history-')
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                json.dump(self.history, out, indent=1, sort_keys=True)
-            self.module.atomic_move(temp, path)
+            # A new file renamed over the name: a planted symlink is replaced, never followed.
+            write_json_atomic(path, self.history, indent=1, mode=0o600)
         except OSError as exc:
-            self.module.warn(f'could not write history_file {path}: {exc}')
+            self.module.warn(f'could not write history_file {path}: {exc.strerror or exc}')
 
     def history_key(self, item: PlanItem) -> str:
         return f"{self.params['login_db']}/{item.stats.schema}/{item.stats.name}/{item.operation}"

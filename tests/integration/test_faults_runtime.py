@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.restore import count_check_sql, work_lock_key
+from ansible_collections.runbook.maintenance.plugins.module_utils import restore as restore_utils
 from fault_driver import run_cases
 from pg_helpers import COLLECTIONS, PASSWORD
 from pgsandbox import Cluster
@@ -268,9 +268,9 @@ def test_the_row_count_check_runs_and_raises_whatever_the_name(db, table):
     _name, conn = db
     conn.execute(sql.SQL('CREATE TABLE {} (id int)').format(sql.Identifier(table)))
     conn.execute(sql.SQL('INSERT INTO {} VALUES (1), (2)').format(sql.Identifier(table)))
-    conn.execute(count_check_sql([{'schema': 'public', 'name': table, 'rows': 2}]))
+    conn.execute(restore_utils.count_check_sql([{'schema': 'public', 'name': table, 'rows': 2}]))
     with pytest.raises(psycopg.errors.RaiseException, match='runbook restore check: public.* has 2 rows restored'):
-        conn.execute(count_check_sql([{'schema': 'public', 'name': table, 'rows': 3}]))
+        conn.execute(restore_utils.count_check_sql([{'schema': 'public', 'name': table, 'rows': 3}]))
 
 
 # ---- PostgreSQL stopped in the middle ------------------------------------------------------------
@@ -326,7 +326,7 @@ def fill(cluster: Cluster, dbname: str, rows: int) -> None:
         admin.execute(sql.SQL('CREATE DATABASE {}').format(sql.Identifier(dbname)))
     with psycopg.connect(**cluster.conninfo(dbname), autocommit=True) as conn:
         conn.execute('CREATE TABLE big (id int PRIMARY KEY, a text, b text, c int)')
-        conn.execute("INSERT INTO big SELECT g, md5(g::text), md5((g * 7)::text), g % 1000 "
+        conn.execute("INSERT INTO big SELECT g, md5(g::text), md5((g * 7)::text), g %% 1000 "
                      "FROM generate_series(1, %s) g", (rows,))
         conn.execute('CREATE INDEX big_a ON big (a)')
         conn.execute('CREATE INDEX big_b ON big (b)')
@@ -339,7 +339,7 @@ def content(cluster: Cluster, dbname: str) -> tuple:
 
 
 def test_server_stopped_during_a_restore(doomed, run_module, tmp_path):
-    fill(doomed, 'shop', 600_000)
+    fill(doomed, 'shop', 250_000)
     made = run_module('backup_create', dict(tcp_args(doomed, 'shop'), dest_dir=str(tmp_path / 'backups')),
                       timeout=600)
     assert made.get('failed') is not True, made.get('msg')
@@ -383,7 +383,7 @@ def test_a_running_restore_keeps_its_temporary_database(doomed, run_module, tmp_
         conn.execute('DROP DATABASE IF EXISTS "live__restore_20260101_000000"')
         conn.execute('CREATE DATABASE "live__restore_20260101_000000"')
         conn.execute('CREATE DATABASE "live__restore_20260101_000001"')
-        conn.execute('SELECT pg_advisory_lock(%s)', (work_lock_key('live__restore_20260101_000000'),))
+        conn.execute('SELECT pg_advisory_lock(%s)', (restore_utils.work_lock_key('live__restore_20260101_000000'),))
         fill(doomed, 'live', 1000)
         made = run_module('backup_create', dict(tcp_args(doomed, 'live'), dest_dir=str(tmp_path / 'b')))
         manifest_path = Path(f"{made['artefact']}.json")
@@ -401,7 +401,7 @@ def test_a_running_restore_keeps_its_temporary_database(doomed, run_module, tmp_
 
 def test_server_stopped_during_vacuum_full(doomed, run_module, tmp_path):
     doomed.start()
-    fill(doomed, 'vac', 1_000_000)
+    fill(doomed, 'vac', 400_000)
     before = content(doomed, 'vac')
     args = dict(tcp_args(doomed, 'vac'), operation='vacuum_full', tables=['public.big'], force=True,
                 space_check=False, lock_timeout='5s')
