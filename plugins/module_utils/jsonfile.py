@@ -43,12 +43,10 @@ def _no_constant(name: str):
     raise ValueError(f'{name} is not a number JSON allows')
 
 
-def read_json(path: str, max_bytes: int = 16 * 1024 * 1024):
-    """The decoded JSON of a state file the collection wrote. Raises ValueError naming the
-    problem (in words, never with the file's content) for a symlink (never followed), anything
-    but a regular file, a file larger than max_bytes, text that is not UTF-8, invalid or too
-    deeply nested JSON, NaN/Infinity, and numbers beyond a float (1e400). FileNotFoundError
-    (an OSError) when there is no file; other OSErrors as they come."""
+def read_bytes(path: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file, opened without following a symlink and without blocking
+    on a FIFO. Raises ValueError for a symlink, anything but a regular file and a file larger
+    than max_bytes; FileNotFoundError (an OSError) when there is none; other OSErrors as they come."""
     flags = os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NONBLOCK', 0)
     try:
         handle = os.open(path, flags)
@@ -61,7 +59,7 @@ def read_json(path: str, max_bytes: int = 16 * 1024 * 1024):
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f'{path} is not a regular file')
         if info.st_size > max_bytes:
-            raise ValueError(f'{path} is {info.st_size} bytes, more than the {max_bytes} a state file may have')
+            raise ValueError(f'{path} is {info.st_size} bytes, more than the {max_bytes} it may have')
         chunks, total = [], 0
         while True:
             chunk = os.read(handle, 1024 * 1024)
@@ -73,8 +71,18 @@ def read_json(path: str, max_bytes: int = 16 * 1024 * 1024):
             chunks.append(chunk)
     finally:
         os.close(handle)
+    return b''.join(chunks)
+
+
+def read_json(path: str, max_bytes: int = 16 * 1024 * 1024):
+    """The decoded JSON of a state file the collection wrote. Raises ValueError naming the
+    problem (in words, never with the file's content) for a symlink (never followed), anything
+    but a regular file, a file larger than max_bytes, text that is not UTF-8, invalid or too
+    deeply nested JSON, NaN/Infinity, and numbers beyond a float (1e400). FileNotFoundError
+    (an OSError) when there is no file; other OSErrors as they come."""
+    raw = read_bytes(path, max_bytes)
     try:
-        text = b''.join(chunks).decode('utf-8')
+        text = raw.decode('utf-8')
     except UnicodeDecodeError as exc:
         raise ValueError(f'{path} is not UTF-8 text (byte {exc.start})') from None
     try:
