@@ -492,7 +492,7 @@ class PgVacuum:
                 errors.append(f'deadline: {exc}')
         elif p['time_budget'] is not None:
             try:
-                deadline = self.started + check_duration('time_budget', p['time_budget'])
+                deadline = self.started + check_duration('time_budget', p['time_budget'], allow_zero=True)  # 0: start nothing
             except ValueError as exc:
                 errors.append(str(exc))
         if errors:

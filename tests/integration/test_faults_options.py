@@ -33,6 +33,7 @@ RATIO = re.compile(r'(ratio|percent)$')
 ZERO_OK = {('disk_cleanup', 'age'), ('disk_cleanup', 'min_size'), ('backup_verify', 'min_size'),
            ('maintenance_window', 'min_remaining'), ('circuit_breaker', 'reset_timeout'),
            ('pg_vacuum', 'min_bloat_bytes'), ('pg_vacuum', 'min_dead_ratio'), ('pg_vacuum', 'min_bloat_ratio'),
+           ('pg_vacuum', 'time_budget'),
            ('backup_verify', 'max_size_drop_ratio')}
 # Points in time rather than durations.
 TIMES = {('pg_vacuum', 'deadline')}
