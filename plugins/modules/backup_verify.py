@@ -670,7 +670,7 @@ class BackupVerify:
         self.max_age = None
         if p['max_age'] not in (None, ''):
             try:
-                self.max_age = check_duration('max_age', p['max_age'])
+                self.max_age = check_duration('max_age', p['max_age'], allow_zero=True)  # 0: every backup is too old
             except ValueError as exc:
                 errors.append(str(exc))
         self.min_size = None
@@ -1234,7 +1234,7 @@ class PgBackRestVerify:
         for key in ('max_age', 'max_wal_age'):
             if p[key] not in (None, ''):
                 try:
-                    setattr(self, key, check_duration(key, p[key]))
+                    setattr(self, key, check_duration(key, p[key], allow_zero=True))  # 0: strictest, not unbounded
                 except ValueError as exc:
                     errors.append(str(exc))
         try:

@@ -29,11 +29,12 @@ DURATION = re.compile(r'(timeout|deadline|(^|_)age$|duration|interval|budget|rem
 SIZE = re.compile(r'(^|_)(size|bytes)($|_)')
 RATIO = re.compile(r'(ratio|percent)$')
 
-# Where 0 is a meaningful value (not "no bound"): older than 0 seconds, at least 0 bytes, ...
+# Where 0 is a meaningful value, the strictest rather than no bound: older than 0 seconds, at least
+# 0 bytes, no time budget left, every backup too old, ...
 ZERO_OK = {('disk_cleanup', 'age'), ('disk_cleanup', 'min_size'), ('backup_verify', 'min_size'),
            ('maintenance_window', 'min_remaining'), ('circuit_breaker', 'reset_timeout'),
            ('pg_vacuum', 'min_bloat_bytes'), ('pg_vacuum', 'min_dead_ratio'), ('pg_vacuum', 'min_bloat_ratio'),
-           ('pg_vacuum', 'time_budget'),
+           ('pg_vacuum', 'time_budget'), ('backup_verify', 'max_age'), ('backup_verify', 'max_wal_age'),
            ('backup_verify', 'max_size_drop_ratio')}
 # Points in time rather than durations.
 TIMES = {('pg_vacuum', 'deadline')}
