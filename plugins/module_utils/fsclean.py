@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import math
 import os
 import re
 import stat
@@ -44,7 +45,7 @@ def parse_size(value) -> int:
         if not match or match.group(2).lower() not in _SIZE_UNITS:
             raise ValueError(f"not a size: {value!r} (e.g. 500, '10k', '20M', '1G')")
         number, unit = float(match.group(1)), _SIZE_UNITS[match.group(2).lower()]
-    if isinstance(number, float) and (number != number or number in (float('inf'), float('-inf'))):
+    if isinstance(number, float) and not math.isfinite(number):
         raise ValueError(f'not a finite size: {value!r}')
     if number < 0:
         raise ValueError(f'a size cannot be negative: {value!r}')

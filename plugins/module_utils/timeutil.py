@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import re
 
 _UNITS = {'ms': 0.001, 's': 1, 'm': 60, 'min': 60, 'h': 3600, 'd': 86400, 'w': 604800}
@@ -19,7 +20,7 @@ PG_TIMEOUT_MAX_S = 2147483647 / 1000.0
 
 
 def _finite(number: float, value) -> float:
-    if number != number or number in (float('inf'), float('-inf')):
+    if not math.isfinite(number):
         raise ValueError(f'not a finite duration: {value!r}')
     return number
 

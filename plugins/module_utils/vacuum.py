@@ -373,4 +373,4 @@ def clean_history(data) -> tuple[dict, int]:
 
 def _finite_number(value) -> bool:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and value == value and value not in (float('inf'), float('-inf')))
+            and math.isfinite(value))

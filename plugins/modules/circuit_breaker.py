@@ -292,7 +292,7 @@ class CircuitBreaker:
         if p['notify_url'] is not None and url_origin(p['notify_url']) == '<unparsable URL>':
             errors.append('notify_url is not an http(s) URL with a host')
         elif p['notify_url'] is not None and not url_origin(p['notify_url']).startswith(('http://', 'https://')):
-            errors.append(f"notify_url must be http or https, got {url_origin(p['notify_url']).split(':')[0]}")
+            errors.append(f"notify_url must be http or https, got {url_origin(p['notify_url']).split(':', maxsplit=1)[0]}")
         if errors:
             module.fail_json(msg='Invalid options: ' + '; '.join(errors))
         self.config = Config(p['failure_threshold'], p['success_threshold'], reset)
