@@ -28,7 +28,10 @@ import tarfile
 import zlib
 from dataclasses import dataclass, field
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_bytes, write_json_atomic
+
+# A manifest lists tables and files: tens of MiB would already be a very large database.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 CHUNK_SIZE = 1024 * 1024
 FORMATS = ('custom', 'directory', 'tar', 'plain')
@@ -210,8 +213,10 @@ def parse_manifest(text, source: str = 'manifest', directory: bool = False) -> d
     """A manifest from its JSON text (str or bytes). Raises ValueError naming the problem."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f'{source} is not valid JSON: {exc}') from None
+    except RecursionError:
+        raise ValueError(f'{source} is not valid JSON: nested too deeply') from None
+    except ValueError as exc:  # also UnicodeDecodeError of bytes that are not UTF-8
+        raise ValueError(f'{source} is not valid JSON: {str(exc)[:200]}') from None
     problems = validate_manifest(data, directory)
     if problems:
         raise ValueError(f"{source} is invalid: {'; '.join(problems)}")
@@ -243,12 +248,14 @@ def read_manifest(artefact: str) -> dict:
     ValueError when it is unreadable or invalid."""
     path = manifest_path(artefact)
     try:
-        with open(path, 'rb') as handle:
-            text = handle.read()
+        # Never through a symlink, never blocked on a FIFO, never a file larger than a manifest.
+        text = read_bytes(path, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise ValueError(f'manifest {path} cannot be read: {exc.strerror or exc}') from None
+    except ValueError as exc:
+        raise ValueError(f'manifest {exc}') from None
     return parse_manifest(text, f'manifest {path}', directory=os.path.isdir(artefact))
 
 

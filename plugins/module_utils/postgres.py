@@ -41,6 +41,28 @@ def postgres_common_argument_spec() -> dict:
     )
 
 
+# libpq reads connect_timeout 0 (or less) as "wait forever"; an hour is already absurd.
+CONNECT_TIMEOUT_MAX_S = 3600
+
+
+def connection_option_errors(params: dict) -> list[str]:
+    """The problems of the shared connection options (today: connect_timeout must be a bound)."""
+    value = params.get('connect_timeout')
+    if value is None:
+        return []
+    if not 1 <= value <= CONNECT_TIMEOUT_MAX_S:
+        return [f'connect_timeout must be between 1 and {CONNECT_TIMEOUT_MAX_S} seconds, got {value} '
+                f'(0 would mean wait forever)']
+    return []
+
+
+def check_connection_options(module) -> None:
+    """fail_json on a bad shared connection option, before anything connects."""
+    errors = connection_option_errors(module.params)
+    if errors:
+        module.fail_json(msg='Invalid options: ' + '; '.join(errors))
+
+
 def ensure_psycopg(module) -> None:
     """Fail with Ansible's standard message when psycopg 3 is not importable."""
     if not HAS_PSYCOPG:

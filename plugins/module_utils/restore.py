@@ -14,9 +14,15 @@ transaction that also checks their row counts before it commits.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+
+try:
+    from psycopg import sql as psql_sql
+except ImportError:  # pragma: no cover - hosts without psycopg cannot restore anyway
+    psql_sql = None
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import (
     TOC_FILE,
@@ -29,6 +35,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     sha256_file,
     tree_size,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_pg_timeout
 from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import parse_table_name
 
 STAMP_FORMAT = '%Y%m%d_%H%M%S'
@@ -36,7 +43,6 @@ TEMP_INFIX = '__restore_'
 PREVIOUS_INFIX = '__before_'
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name
 RESTORABLE_FORMATS = ('custom', 'directory')
-_LOCK_TIMEOUT_RE = re.compile(r'^\s*\d+\s*(ms|s|min|h|d)?\s*$')
 
 
 class RestoreError(Exception):
@@ -80,6 +86,14 @@ def is_work_database(name: str, target: str) -> bool:
     return False
 
 
+def work_lock_key(name: str) -> int:
+    """The key (a signed 64-bit integer) of the advisory lock a restore holds on its temporary
+    database while it runs: whoever finds the database but can take the lock knows it is a
+    leftover of a restore that died."""
+    digest = hashlib.sha256(f'runbook.maintenance restore {name}'.encode('utf-8')).digest()
+    return int.from_bytes(digest[:8], 'big', signed=True)
+
+
 def parse_tables(values: list[str]) -> list[tuple[str, str]]:
     """('schema', 'table') pairs from 'schema.table' / 'table' (public) / '"Dotted.Name"', in
     order, duplicates removed. Raises RestoreError naming the bad entry."""
@@ -114,11 +128,12 @@ def dump_pattern(table: tuple[str, str]) -> str:
 
 
 def check_lock_timeout(value: str) -> str:
-    """The lock_timeout as PostgreSQL reads it ('5s', '500ms', '1min', '0' for none)."""
-    text = str(value).strip()
-    if not _LOCK_TIMEOUT_RE.match(text):
-        raise RestoreError(f"lock_timeout must be a PostgreSQL duration such as '5s', '500ms' or '1min', got {value!r}")
-    return text.replace(' ', '')
+    """The lock_timeout in milliseconds ('5000ms') from '5s', '500ms', '1min' or a bare number
+    (milliseconds, as PostgreSQL reads it). 0 is refused: PostgreSQL reads it as no timeout."""
+    try:
+        return check_pg_timeout('lock_timeout', value if value is not None else '', default_unit='ms')
+    except ValueError as exc:
+        raise RestoreError(f"{exc} (a PostgreSQL duration such as '5s', '500ms' or '1min')") from None
 
 
 # ---- the source ------------------------------------------------------------------------------
@@ -254,17 +269,27 @@ def rows_by_label(counts: dict[tuple[str, str], int]) -> dict[str, int]:
 
 def count_check_sql(expected: list[dict]) -> str:
     """A DO block that raises (so the enclosing transaction rolls back) when a table's row
-    count differs from the manifest: appended to a selective restore's script."""
-    lines = ['DO $runbook_restore_check$', 'DECLARE', '  found bigint;', 'BEGIN']
+    count differs from the manifest: appended to a selective restore's script.
+
+    Composed with psycopg.sql: identifiers are sql.Identifier, texts sql.Literal, and the block's
+    body is itself one sql.Literal (a plain quoted string, no dollar quoting), so no table name
+    ($, $$, $tag$, quotes, semicolons, backslashes) can end a quote or add a statement.
+    """
+    if psql_sql is None:  # pragma: no cover - backup_restore requires psycopg before it gets here
+        raise RestoreError('psycopg (version 3) is required to compose the row count check')
+    body = [psql_sql.SQL('DECLARE found bigint; BEGIN')]
     for table in expected:
-        label = quote_literal(table_label((table['schema'], table['name'])))
-        lines.append(f"  SELECT count(*) INTO found FROM {quote_ident(table['schema'])}.{quote_ident(table['name'])};")
-        lines.append(f"  IF found <> {int(table['rows'])} THEN")
-        lines.append(f"    RAISE EXCEPTION 'runbook restore check: % has % rows restored, the manifest says {int(table['rows'])}', "
-                     f'{label}, found;')
-        lines.append('  END IF;')
-    lines += ['END', '$runbook_restore_check$;', '']
-    return '\n'.join(lines)
+        rows = int(table['rows'])
+        label = table_label((table['schema'], table['name']))
+        body.append(psql_sql.SQL(
+            'SELECT count(*) INTO found FROM {table}; IF found <> {rows} THEN RAISE EXCEPTION '
+            '{message}, {label}, found; END IF;').format(
+                table=psql_sql.Identifier(table['schema'], table['name']), rows=psql_sql.Literal(rows),
+                message=psql_sql.Literal(f'runbook restore check: % has % rows restored, the manifest says {rows}'),
+                label=psql_sql.Literal(label)))
+    body.append(psql_sql.SQL('END'))
+    text = psql_sql.SQL('\n').join(body).as_string(None)
+    return psql_sql.SQL('DO {};').format(psql_sql.Literal(text)).as_string(None) + '\n'
 
 
 # ---- the plan --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import dataclasses
 import fnmatch
 import re
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration, parse_duration
 
 ACTIONS = ('report', 'cancel', 'terminate')
 # pg_stat_activity.state values (PostgreSQL 9.2 to 17).
@@ -162,7 +162,7 @@ def parse_min_duration(value) -> float | None:
     if seconds <= 0:
         raise ValueError(f"min_duration must be above zero, got {value!r} (leave it unset to select "
                          f"regardless of duration)")
-    return seconds
+    return check_duration('min_duration', text)
 
 
 def make_criteria(params: dict) -> Criteria:

@@ -5,10 +5,24 @@
 from __future__ import annotations
 
 import datetime
+import math
 import re
 
 _UNITS = {'ms': 0.001, 's': 1, 'm': 60, 'min': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 _DURATION_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)?\s*$', re.IGNORECASE)
+
+
+# The longest duration any option of the collection accepts: beyond it a value is a typo
+# (or '1e400'), never an intention.
+MAX_DURATION_S = 100 * 365 * 86400.0
+# lock_timeout, statement_timeout and the like are ints of milliseconds in PostgreSQL.
+PG_TIMEOUT_MAX_S = 2147483647 / 1000.0
+
+
+def _finite(number: float, value) -> float:
+    if not math.isfinite(number):
+        raise ValueError(f'not a finite duration: {value!r}')
+    return number
 
 
 def parse_duration(value, default_unit: str = 's') -> float:
@@ -18,13 +32,67 @@ def parse_duration(value, default_unit: str = 's') -> float:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f'a duration cannot be negative: {value!r}')
-        return float(value) * _UNITS[default_unit]
+        try:
+            return _finite(float(value) * _UNITS[default_unit], value)
+        except OverflowError:
+            raise ValueError(f'not a finite duration: {value!r}') from None
     match = _DURATION_RE.match(str(value))
     if not match:
         raise ValueError(f"not a duration: {value!r} (expected a number with an optional unit "
                          f"ms, s, m/min, h, d or w, e.g. '90s', '12h', '7d')")
     number, unit = match.groups()
-    return float(number) * _UNITS[(unit or default_unit).lower()]
+    return _finite(float(number) * _UNITS[(unit or default_unit).lower()], value)
+
+
+def describe_seconds(seconds: float) -> str:
+    """'100 years', '24.8 days', '3 hours' - a bound in words."""
+    for unit, size in (('years', 365 * 86400), ('days', 86400), ('hours', 3600), ('minutes', 60)):
+        if seconds >= size:
+            return f'{seconds / size:.3g} {unit}'
+    return f'{seconds:.3g} seconds'
+
+
+def check_duration(name: str, value, allow_zero: bool = False, minimum: float = 0.0,
+                   maximum: float = MAX_DURATION_S, default_unit: str = 's') -> float:
+    """Seconds of the option `name`, or ValueError whose message names the option.
+
+    Refuses what is not a duration ('abc', '1e400', 'inf', 'nan', negative numbers), 0 unless
+    allow_zero (for a timeout, 0 usually means "wait forever": a bound must be a bound), values
+    below `minimum` (a positive value that would round to 0 where it is used) and values beyond
+    `maximum` (100 years by default).
+    """
+    try:
+        seconds = parse_duration(value, default_unit)
+    except ValueError as exc:
+        raise ValueError(f'{name}: {exc}') from None
+    if seconds == 0 and not allow_zero:
+        raise ValueError(f'{name} must be positive, got {value!r} (0 would mean no bound at all)')
+    if seconds and seconds < minimum:
+        raise ValueError(f'{name} must be at least {minimum * 1000:g}ms, got {value!r}')
+    if seconds > maximum:
+        raise ValueError(f'{name} is {value!r}, beyond the sane maximum of {describe_seconds(maximum)}')
+    return seconds
+
+
+def check_pg_timeout(name: str, value, default_unit: str = 's') -> str:
+    """A positive PostgreSQL timeout ('5000ms') for `name`: at least 1ms (0 means no timeout
+    in PostgreSQL), at most what PostgreSQL accepts (about 24.8 days). Raises ValueError."""
+    seconds = check_duration(name, value, minimum=0.001, maximum=PG_TIMEOUT_MAX_S, default_unit=default_unit)
+    return f'{int(round(seconds * 1000))}ms'
+
+
+def duration_errors(params: dict, rules: dict) -> list:
+    """The problems of the duration options named in rules ({name: check_duration keywords});
+    options that are None or '' are not set and not checked."""
+    errors = []
+    for name, keywords in rules.items():
+        if params.get(name) in (None, ''):
+            continue
+        try:
+            check_duration(name, params[name], **keywords)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return errors
 
 
 def pg_interval(value) -> str:

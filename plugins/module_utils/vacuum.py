@@ -351,3 +351,26 @@ def build_plan(all_stats: list[TableStats], operation: str, limits: Thresholds,
     plan.sort(key=lambda item: (-item.benefit, item.stats.schema, item.stats.name))
     left_alone.sort(key=lambda row: (row['schema'], row['name']))
     return plan, left_alone, missing
+
+
+def clean_history(data) -> tuple[dict, int]:
+    """The usable entries of a history_file (durations of past rewrites) and how many were not:
+    an entry must be an object with a finite, non-negative duration_s and a positive bytes.
+    Anything else (a list, strings, NaN, negative numbers) is dropped, never trusted."""
+    if not isinstance(data, dict):
+        return {}, 1
+    kept, dropped = {}, 0
+    for key, entry in data.items():
+        duration = entry.get('duration_s') if isinstance(entry, dict) else None
+        size = entry.get('bytes') if isinstance(entry, dict) else None
+        if (isinstance(key, str) and _finite_number(duration) and 0 <= duration <= 10 ** 9
+                and _finite_number(size) and 0 < size <= 2 ** 63):
+            kept[key] = entry
+        else:
+            dropped += 1
+    return kept, dropped
+
+
+def _finite_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))

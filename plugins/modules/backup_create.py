@@ -126,6 +126,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import sha256_file, write_manifest
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
+    check_connection_options,
     connect,
     connection_kwargs,
     postgres_common_argument_spec,
@@ -310,6 +311,7 @@ def main() -> None:
         pg_bin_dir=dict(type='path'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_connection_options(module)
     module.exit_json(**BackupCreate(module).run())
 
 

@@ -116,6 +116,8 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.runbook.maintenance.plugins.module_utils.backup import MAX_MANIFEST_BYTES
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json
 from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, Decision, plan_retention
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
@@ -167,10 +169,9 @@ class LocalStore:
 
     def manifest(self, name: str) -> dict | None:
         try:
-            with open(os.path.join(self.path, f'{name}.json'), encoding='utf-8') as handle:
-                data = json.load(handle)
+            data = read_json(os.path.join(self.path, f'{name}.json'), max_bytes=MAX_MANIFEST_BYTES)
             return data if isinstance(data, dict) else None
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # no usable manifest: the artefact is kept as unverified
             return None
 
     @staticmethod

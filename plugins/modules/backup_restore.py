@@ -196,8 +196,11 @@ notes:
     users' sessions needs C(pg_signal_backend) or superuser.
   - The new database gets the replaced one's owner, encoding, collation, database-level
     settings (C(ALTER DATABASE ... SET)) and grants on the database.
-  - A temporary database left by a run killed with SIGKILL is reported by the next run (a
-    warning), never dropped automatically. SIGTERM drops it before the module exits.
+  - A temporary database left by a run killed with SIGKILL, or by a server that stopped in the
+    middle of the restore, is dropped by the next restore of the same target (RV(leftovers_dropped),
+    with a warning). A restore holds an advisory lock on its temporary database while it runs, so
+    the temporary database of a restore running now is never dropped, only reported. SIGTERM
+    drops it before the module exits.
   - A kept C(<target>__before_<stamp>) database holds disk space until you drop it.
 seealso:
   - module: runbook.maintenance.backup_create
@@ -349,6 +352,15 @@ safety_dump:
   returned: always
   type: dict
   sample: {artefact: /var/backups/postgresql/safety/shop/shop-20261129T083012Z-before-restore.dump, size: 1040000}
+leftovers_dropped:
+  description:
+    - Temporary databases of earlier restores of the target that had died (the module was killed
+      or the server stopped under them) and that this run dropped. A restore holds an advisory
+      lock on its temporary database while it runs, so one that is running is never dropped.
+  returned: always
+  type: list
+  elements: str
+  sample: [shop__restore_20261129_020000]
 previous_database:
   description: The replaced database, kept under this name (null when none was replaced or it was dropped).
   returned: always
@@ -402,6 +414,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import 
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connection_kwargs,
+    connection_option_errors,
     describe_target,
     postgres_common_argument_spec,
     scrub,
@@ -436,6 +449,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.restore import
     stamp_of,
     table_label,
     unusable_reason,
+    work_lock_key,
 )
 
 try:
@@ -481,7 +495,7 @@ class BackupRestore:
             'target_database': self.target, 'temporary_database': None, 'backup_created_at': None,
             'backup_age_s': None, 'duration_s': 0.0, 'tables': [], 'rows': {}, 'rows_verified': False,
             'checksum': None, 'safety_dump': None, 'previous_database': None, 'plan': [], 'queries': [],
-            'downloaded_bytes': 0,
+            'downloaded_bytes': 0, 'leftovers_dropped': [],
         }
         self.restore_path: str | None = None  # the local file pg_restore reads (an S3 download)
         self.s3_workdir: str | None = None
@@ -489,6 +503,7 @@ class BackupRestore:
         self.s3_artefact = None
         self.temp_created = False
         self.temp_dropped = False
+        self.drop_problem: str | None = None
         self.workdir: str | None = None
 
     # ---- helpers -----------------------------------------------------------------------
@@ -618,14 +633,39 @@ class BackupRestore:
                     found.add((schema, name))
         return [t for t in tables if t in found]
 
-    def warn_leftovers(self, admin) -> None:
+    def own(self, admin, temp: str) -> None:
+        """Hold a session advisory lock named after the temporary database for as long as this
+        restore runs: the lock (unlike a connection to the database) lasts through every step,
+        and vanishes with the session when the module or the server dies."""
+        self.execute(admin, 'SELECT pg_advisory_lock(%s)', (work_lock_key(temp),))
+
+    def clean_leftovers(self, admin) -> None:
+        """Drop the temporary databases of earlier restores of the target that nobody owns any
+        more (their restore was killed, or the server died under it); warn about the others."""
         prefix = work_prefix(self.target)
         rows = admin.execute('SELECT datname FROM pg_database WHERE left(datname, length(%s)) = %s ORDER BY 1',
                              (prefix, prefix)).fetchall()
         left = [row[0] for row in rows if is_work_database(row[0], self.target)]
-        if left:
-            self.module.warn(f"temporary database(s) left by an interrupted restore (or one running now): "
-                             f"{', '.join(left)}; drop them by hand once no restore runs")
+        kept = []
+        for name in left:
+            key = work_lock_key(name)
+            if not admin.execute('SELECT pg_try_advisory_lock(%s)', (key,)).fetchone()[0]:
+                kept.append(f'{name} (a restore running now owns it)')
+                continue
+            try:
+                # No FORCE: a session someone opened to inspect it keeps it (and is reported).
+                self.execute(admin, sql.SQL('DROP DATABASE IF EXISTS {}').format(sql.Identifier(name)))
+                self.result['leftovers_dropped'].append(name)
+                self.result['changed'] = True
+            except psycopg.Error as exc:
+                kept.append(f'{name} ({one_line(exc)})')
+            finally:
+                admin.execute('SELECT pg_advisory_unlock(%s)', (key,))
+        if self.result['leftovers_dropped']:
+            self.module.warn(f"dropped temporary database(s) left by an interrupted restore: "
+                             f"{', '.join(self.result['leftovers_dropped'])}")
+        if kept:
+            self.module.warn(f"temporary database(s) of another restore left in place: {'; '.join(kept)}")
 
     # ---- steps -------------------------------------------------------------------------
     def create_temporary(self, admin, temp: str, like: dict | None) -> None:
@@ -827,7 +867,8 @@ class BackupRestore:
             self.temp_dropped = True
             return None
         except psycopg.Error as exc:
-            return self.scrubbed(f'the temporary database {temp} could not be dropped, drop it by hand: {one_line(exc)}')
+            return self.scrubbed(f'the temporary database {temp} could not be dropped ({one_line(exc)}): the next '
+                                 f'restore of {self.target} drops it (or drop it by hand)')
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
@@ -840,6 +881,9 @@ class BackupRestore:
         if p['jobs'] < 1:
             raise RestoreError(f"jobs must be at least 1, got {p['jobs']}")
         check_lock_timeout(p['lock_timeout'])
+        errors = connection_option_errors(p)
+        if errors:
+            raise RestoreError('; '.join(errors))
         tables = parse_tables(p['tables'])
         names = restore_names(self.target, self.stamp)
         r['temporary_database'] = names['temporary']
@@ -900,10 +944,11 @@ class BackupRestore:
                                                                for t in manifest.get('tables') or []]
             r['msg'] = f'would restore {source} into {self.target}: ' + '; '.join(r['plan'])
             return self.finish()
-        self.warn_leftovers(admin)
+        self.clean_leftovers(admin)
         temp = names['temporary']
         problem = None
         try:
+            self.own(admin, temp)
             self.create_temporary(admin, temp, like)
             self.pg_restore_into(temp, self.restore_path or source)
             self.verify_counts(temp, expected, tables)
@@ -918,6 +963,7 @@ class BackupRestore:
         finally:
             if self.temp_created and not self.temp_dropped:
                 problem = self.drop_temporary(admin, temp)
+                self.drop_problem = problem
             if self.workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
         if problem:
@@ -1075,6 +1121,8 @@ class BackupRestore:
         if self.temp_created:
             extra = (f"; the temporary database {self.result['temporary_database']} was dropped" if self.temp_dropped
                      and not self.result['changed'] else '')
+            if self.drop_problem and self.drop_problem not in msg:
+                extra = f'; {self.drop_problem}'
         return dict(self.result, msg=self.scrubbed(msg + extra))
 
 

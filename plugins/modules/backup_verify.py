@@ -390,7 +390,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     tree_size,
     utc_now,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import parse_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import check_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest import (
     STANZA_RE,
     PgBackRestError,
@@ -403,6 +403,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest imp
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connection_kwargs,
+    connection_option_errors,
     describe_target,
     postgres_common_argument_spec,
     scrub,
@@ -416,7 +417,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
     s3_common_argument_spec,
     validate_s3_params,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
 try:
     import psycopg
@@ -655,15 +656,16 @@ class BackupVerify:
         self.max_age = None
         if p['max_age'] not in (None, ''):
             try:
-                self.max_age = parse_duration(p['max_age'])
+                self.max_age = check_duration('max_age', p['max_age'], allow_zero=True)  # 0: every backup is too old
             except ValueError as exc:
-                errors.append(f'max_age: {exc}')
+                errors.append(str(exc))
         self.min_size = None
         if p['min_size'] not in (None, ''):
             try:
-                self.min_size = parse_size(p['min_size'])
+                self.min_size = check_size('min_size', p['min_size'])
             except ValueError as exc:
-                errors.append(f'min_size: {exc}')
+                errors.append(str(exc))
+        errors.extend(connection_option_errors(p))
         ratio = p['max_size_drop_ratio']
         if ratio is not None and not 0 <= ratio <= 1:
             errors.append(f'max_size_drop_ratio must be between 0 and 1, got {ratio}')
@@ -1220,14 +1222,14 @@ class PgBackRestVerify:
         for key in ('max_age', 'max_wal_age'):
             if p[key] not in (None, ''):
                 try:
-                    setattr(self, key, parse_duration(p[key]))
+                    setattr(self, key, check_duration(key, p[key], allow_zero=True))  # 0: strictest, not unbounded
                 except ValueError as exc:
-                    errors.append(f'{key}: {exc}')
+                    errors.append(str(exc))
         try:
-            self.segment_size = parse_size(p['wal_segment_size'])
+            self.segment_size = check_size('wal_segment_size', p['wal_segment_size'], allow_zero=False)
             segments_per_log(self.segment_size)
         except ValueError as exc:
-            errors.append(f'wal_segment_size: {exc}')
+            errors.append(str(exc) if str(exc).startswith('wal_segment_size') else f'wal_segment_size: {exc}')
         if not p['checks']:
             errors.append('checks cannot be empty')
         wrong = sorted(set(p['checks'] or []) - set(PGBACKREST_CHECKS))

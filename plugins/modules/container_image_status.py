@@ -256,8 +256,8 @@ def main() -> None:
             previous_reference(entry['image'], module.params['previous_suffix'])
         except ImageReferenceError as exc:
             module.fail_json(msg=f"container {entry['container']}: {exc}")
-    if module.params['timeout'] <= 0:
-        module.fail_json(msg=f"timeout must be a positive number of seconds, got {module.params['timeout']}")
+    if not 0 < module.params['timeout'] <= 3600:
+        module.fail_json(msg=f"timeout must be between 1 and 3600 seconds, got {module.params['timeout']}")
     docker, client = connect(module, module.params['docker_host'], module.params['timeout'])
     result = ImageStatus(module, client, docker.errors.NotFound).run()
     for row in result['images']:

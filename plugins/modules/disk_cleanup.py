@@ -243,13 +243,13 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     Candidate,
     Selection,
     check_path_policy,
+    check_size,
     open_files,
     open_parent,
-    parse_size,
     scan,
     unchanged,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
 
 DOCKER_STEPS = ('containers', 'dangling_images', 'build_cache', 'unused_images', 'volumes')
@@ -270,19 +270,19 @@ class DiskCleanup:
         p = module.params
         errors = []
         try:
-            self.min_age = parse_duration(p['age']) if p['age'] else 0.0
+            self.min_age = check_duration('age', p['age'], allow_zero=True) if p['age'] else 0.0
         except ValueError as exc:
-            errors.append(f'age: {exc}')
+            errors.append(str(exc))
         try:
-            self.min_size = parse_size(p['min_size']) if p['min_size'] else 0
+            self.min_size = check_size('min_size', p['min_size']) if p['min_size'] else 0
         except ValueError as exc:
-            errors.append(f'min_size: {exc}')
+            errors.append(str(exc))
         self.target_bytes = None
         if p['target_free_bytes'] is not None:
             try:
-                self.target_bytes = parse_size(p['target_free_bytes'])
+                self.target_bytes = check_size('target_free_bytes', p['target_free_bytes'], allow_zero=False)
             except ValueError as exc:
-                errors.append(f'target_free_bytes: {exc}')
+                errors.append(str(exc))
         if p['target_free_percent'] is not None and not 0 < p['target_free_percent'] <= 100:
             errors.append(f"target_free_percent must be in (0, 100], got {p['target_free_percent']}")
         if p['keep_newest'] < 0:

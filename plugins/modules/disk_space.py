@@ -216,8 +216,9 @@ def main() -> None:
         supports_check_mode=True,
     )
     for name in ('emergency_free_percent', 'min_free_percent'):
-        if module.params[name] < 0:  # above 100 is allowed: every filesystem then counts as short
-            module.fail_json(msg=f'{name} must be a percentage of 0 or more, got {module.params[name]}')
+        value = module.params[name]
+        if not 0 < value <= 100:  # also refuses NaN; 100 makes every filesystem count as short
+            module.fail_json(msg=f'{name} must be a percentage above 0 and at most 100, got {value}')
     if not module.params['paths']:
         module.fail_json(msg='paths must name at least one path')
     module.exit_json(**DiskSpace(module).run())

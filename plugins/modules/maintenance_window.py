@@ -131,7 +131,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 from ansible_collections.runbook.maintenance.plugins.module_utils import window as win
 
 
@@ -144,8 +144,8 @@ class WindowGuard:
         p = self.params
         try:
             window = win.make_window(p['days'], p['start'], p['end'], p['timezone'])
-            budget = parse_duration(p['force_budget'])
-            min_remaining = parse_duration(p['min_remaining'])
+            budget = check_duration('force_budget', p['force_budget'])
+            min_remaining = check_duration('min_remaining', p['min_remaining'], allow_zero=True)
             real_now = datetime.datetime.now(datetime.timezone.utc)
             now = real_now
             if p['now']:

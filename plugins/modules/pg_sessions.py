@@ -296,6 +296,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
+    check_connection_options,
     connect,
     ensure_psycopg,
     postgres_common_argument_spec,
@@ -314,7 +315,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.sessions impor
     select,
     session_row,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration, pg_interval
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration, check_pg_timeout
 
 try:
     import psycopg
@@ -336,17 +337,17 @@ class PgSessions:
         self.module = module
         self.params = module.params
         self.queries: list[str] = []
+        check_connection_options(module)
         try:
             self.criteria = make_criteria(self.params)
-            self.statement_timeout = pg_interval(self.params['statement_timeout'])
-            self.wait_s = parse_duration(self.params['wait_timeout'])
+            # Its own statements are bounded (PostgreSQL reads 0 as no timeout), and so is the wait.
+            self.statement_timeout = check_pg_timeout('statement_timeout', self.params['statement_timeout'])
+            self.wait_s = check_duration('wait_timeout', self.params['wait_timeout'], maximum=3600)
         except ValueError as exc:
             module.fail_json(msg=str(exc))
         for name in ('max_sessions', 'min_connections_free', 'query_length'):
             if self.params[name] < 0:
                 module.fail_json(msg=f'{name} cannot be negative, got {self.params[name]}')
-        if parse_duration(self.params['statement_timeout']) <= 0:
-            module.fail_json(msg='statement_timeout must be above zero: the module bounds its own statements')
 
     def run_sql(self, conn, query: str, params=None, record: bool = True):
         if record:

@@ -412,13 +412,11 @@ rewrite_method_note:
 
 import dataclasses
 import datetime
-import json
 import os
 import queue
 import shlex
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -429,12 +427,15 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     connection_kwargs,
     describe_target,
     ensure_psycopg,
+    connection_option_errors,
     postgres_common_argument_spec,
     qualified,
     scrub,
     server_version,
     set_session_timeouts,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import check_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json, write_json_atomic
 from ansible_collections.runbook.maintenance.plugins.module_utils.repack import (
     BACKENDS_QUERY,
     FALLBACKS,
@@ -449,9 +450,11 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.repack import 
     table_method,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import (
+    MAX_DURATION_S,
+    check_duration,
+    check_pg_timeout,
     parse_deadline,
     parse_duration,
-    pg_interval,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import (
     ACTIVITY_QUERY,
@@ -463,6 +466,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.vacuum import 
     TableStats,
     Thresholds,
     build_plan,
+    clean_history,
     parse_table_name,
 )
 
@@ -531,16 +535,20 @@ class PgVacuum:
         self.repack_bin: str | None = None
 
     def _load_history(self) -> dict:
+        """Past rewrite durations. A history file that is unreadable or corrupt (a symlink, not
+        UTF-8, not JSON, wrong types, NaN) is only a loss of predictions: warn, start afresh,
+        and the next save replaces it."""
         path = self.params['history_file']
-        if not path or not os.path.exists(path):
+        if not path or not os.path.lexists(path):
             return {}
         try:
-            with open(path, encoding='utf-8') as handle:
-                data = json.load(handle)
-            return data if isinstance(data, dict) else {}
+            data, dropped = clean_history(read_json(path))
         except (OSError, ValueError) as exc:
             self.module.warn(f'history_file {path} is unreadable, durations start afresh: {exc}')
             return {}
+        if dropped:
+            self.module.warn(f'history_file {path}: {dropped} malformed entr{"y" if dropped == 1 else "ies"} ignored')
+        return data
 
     def _save_history(self) -> None:
         path = self.params['history_file']
@@ -549,12 +557,10 @@ class PgVacuum:
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=directory, prefix='.pg_vacuum-history-')
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                json.dump(self.history, out, indent=1, sort_keys=True)
-            self.module.atomic_move(temp, path)
+            # A new file renamed over the name: a planted symlink is replaced, never followed.
+            write_json_atomic(path, self.history, indent=1, mode=0o600)
         except OSError as exc:
-            self.module.warn(f'could not write history_file {path}: {exc}')
+            self.module.warn(f'could not write history_file {path}: {exc.strerror or exc}')
 
     def history_key(self, item: PlanItem) -> str:
         key = f"{self.params['login_db']}/{item.stats.schema}/{item.stats.name}/{item.operation}"
@@ -567,20 +573,35 @@ class PgVacuum:
         for name in ('min_dead_ratio', 'min_bloat_ratio'):
             if not 0 <= p[name] <= 1:
                 errors.append(f'{name} must be between 0 and 1, got {p[name]}')
-        for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age', 'min_bloat_bytes'):
+        for name in ('min_dead_tuples', 'min_mod_since_analyze', 'min_xid_age'):
             if p[name] < 0:
                 errors.append(f'{name} cannot be negative, got {p[name]}')
-        if p['max_table_bytes'] is not None and p['max_table_bytes'] <= 0:
-            errors.append(f"max_table_bytes must be positive, got {p['max_table_bytes']}")
-        if p['jobs'] < 1 or p['jobs'] > 64:
-            errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
-        for name in ('lock_timeout', 'statement_timeout', 'repack_wait_timeout'):
+            elif p[name] > 2 ** 63 - 1:
+                errors.append(f'{name} is beyond any count PostgreSQL keeps, got {str(p[name])[:30]}')
+        for name, allow_zero in (('min_bloat_bytes', True), ('max_table_bytes', False)):
             if p[name] is not None:
                 try:
-                    if parse_duration(p[name]) <= 0:
-                        errors.append(f'{name} must be a positive duration (0 would mean no limit), got {p[name]!r}')
+                    check_size(name, p[name], allow_zero=allow_zero)
                 except ValueError as exc:
-                    errors.append(f'{name}: {exc}')
+                    errors.append(str(exc))
+        if p['jobs'] < 1 or p['jobs'] > 64:
+            errors.append(f"jobs must be between 1 and 64, got {p['jobs']}")
+        errors.extend(connection_option_errors(p))
+        # A lock bound must be a bound: PostgreSQL reads 0 as "wait forever".
+        self.timeouts = {}
+        for name in ('lock_timeout', 'statement_timeout'):
+            if p[name] is None and name == 'statement_timeout':
+                continue
+            try:
+                self.timeouts[name] = check_pg_timeout(name, p[name] if p[name] is not None else '')
+            except ValueError as exc:
+                errors.append(str(exc))
+        # pg_repack's bounded wait for its brief exclusive locks (its --wait-timeout, in seconds).
+        try:
+            self.repack_wait = check_duration('repack_wait_timeout', p['repack_wait_timeout'], minimum=1.0,
+                                              maximum=86400.0)
+        except ValueError as exc:
+            errors.append(str(exc))
         tables = []
         for text in p['tables']:
             try:
@@ -593,13 +614,15 @@ class PgVacuum:
                 deadline_dt = parse_deadline(p['deadline'])
                 now = datetime.datetime.now().astimezone()
                 deadline = self.started + (deadline_dt - now).total_seconds()
+                if deadline - self.started > MAX_DURATION_S:
+                    errors.append(f"deadline {p['deadline']!r} is more than 100 years ahead")
             except ValueError as exc:
                 errors.append(f'deadline: {exc}')
         elif p['time_budget'] is not None:
             try:
-                deadline = self.started + parse_duration(p['time_budget'])
+                deadline = self.started + check_duration('time_budget', p['time_budget'], allow_zero=True)  # 0: start nothing
             except ValueError as exc:
-                errors.append(f'time_budget: {exc}')
+                errors.append(str(exc))
         if errors:
             self.module.fail_json(msg='Invalid options: ' + '; '.join(errors))
         limits = Thresholds(
@@ -641,10 +664,7 @@ class PgVacuum:
         """JIT off, lock_timeout and statement_timeout for this session; the SET statements."""
         # The catalog query is cheap; JIT compiling it would cost seconds on large catalogs.
         conn.execute("SELECT set_config('jit', 'off', false)")
-        return set_session_timeouts(
-            conn,
-            pg_interval(self.params['lock_timeout']) if self.params['lock_timeout'] else None,
-            pg_interval(self.params['statement_timeout']) if self.params['statement_timeout'] else None)
+        return set_session_timeouts(conn, self.timeouts.get('lock_timeout'), self.timeouts.get('statement_timeout'))
 
     def start_extra_sessions(self, count: int) -> tuple[list, list]:
         """Open `count` more sessions in the background while the plan is made, so every job
@@ -938,7 +958,7 @@ class PgVacuum:
         keys = {(schema, name): (oid, has_key) for oid, schema, name, kind, has_key in conn.execute(
             KEYS_QUERY, ([i.stats.schema for i in plan], [i.stats.name for i in plan])).fetchall()}
         connection = {'host': p['login_unix_socket'] or p['login_host'], 'port': p['login_port'], 'user': p['login_user']}
-        wait = parse_duration(p['repack_wait_timeout'])
+        wait = self.repack_wait
         for item in plan:
             oid, has_key = keys.get((item.stats.schema, item.stats.name), (None, False))
             chosen, why = table_method('pg_repack', bool(has_key), p['rewrite_fallback'])

@@ -295,7 +295,7 @@ def test_long_queries_are_cut(pg, app_db, run_module):
     ({'action': 'cancel', 'states': ['idle in transaction']}, 'action=cancel stops a running query'),
     ({'action': 'terminate'}, 'action=terminate needs states'),
     ({'states': ['idle'], 'max_sessions': -1}, 'max_sessions cannot be negative'),
-    ({'states': ['idle'], 'statement_timeout': '0s'}, 'statement_timeout must be above zero'),
+    ({'states': ['idle'], 'statement_timeout': '0s'}, 'statement_timeout must be positive'),
     ({'action': 'shoot'}, 'value of action must be one of'),
 ])
 def test_bad_options_fail_clearly(pg, run_module, bad, message):

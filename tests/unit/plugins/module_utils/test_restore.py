@@ -89,12 +89,14 @@ def test_quoting():
     assert dump_pattern(('Sales EU', 'x*')) == '"Sales EU"."x*"'  # quoted: no wildcard
 
 
-@pytest.mark.parametrize('value, expected', [('5s', '5s'), (' 500 ms', '500ms'), ('0', '0'), ('1min', '1min')])
+@pytest.mark.parametrize('value, expected', [('5s', '5000ms'), (' 500 ms', '500ms'), ('250', '250ms'),
+                                             ('1min', '60000ms')])
 def test_lock_timeout(value, expected):
     assert check_lock_timeout(value) == expected
 
 
-@pytest.mark.parametrize('value', ['5 seconds', "5s'; DROP TABLE x; --", '-1s', ''])
+@pytest.mark.parametrize('value', ['5 seconds', "5s'; DROP TABLE x; --", '-1s', '', '0', '0s', '0.1ms',
+                                   'inf', 'nan', '1e400', '30d', None])
 def test_bad_lock_timeout(value):
     with pytest.raises(RestoreError, match='lock_timeout'):
         check_lock_timeout(value)
@@ -197,8 +199,22 @@ def test_count_check_sql_quotes_every_name():
     text = count_check_sql([TABLES[0], TABLES[2]])
     assert 'FROM "public"."orders";' in text and 'IF found <> 5 THEN' in text
     assert 'FROM "Sales EU"."Line ""Items""";' in text
-    assert "'Sales EU.Line \"Items\"', found;" in text
-    assert text.startswith('DO $runbook_restore_check$') and text.rstrip().endswith('$runbook_restore_check$;')
+    assert "''Sales EU.Line \"Items\"'', found;" in text  # a literal inside the quoted body
+    assert text.startswith('DO ') and text.rstrip().endswith("';")
+    assert '$' not in text, 'no dollar quoting: a table name could end it'
+
+
+@pytest.mark.parametrize('name', ['a$runbook_restore_check$b', '$$', "it's", 'semi;colon', 'back\\slash',
+                                  '$check$; DROP TABLE x; --', "x'; SELECT 1; --"])
+def test_count_check_sql_body_is_one_literal_whatever_the_name(name):
+    text = count_check_sql([{'schema': 'public', 'name': name, 'rows': 3}])
+    # The statement is DO followed by one string literal: parse it back as PostgreSQL would.
+    literal = text[len('DO '):].strip().rstrip(';').strip()
+    if literal.startswith('E'):
+        literal = literal[1:]
+    assert literal.startswith("'") and literal.endswith("'")
+    inner = literal[1:-1]
+    assert "'" not in inner.replace("''", ''), 'a lone quote would end the literal early'
 
 
 # ---- the plan ----------------------------------------------------------------------------------
