@@ -43,15 +43,20 @@ class UnsafePath(Exception):
     """A path another user could redirect (a symlink they own in it, a name already there)."""
 
 
-def describe_os_error(exc: BaseException, path: str | None = None) -> str:
-    """'<path>: No space left on device [ENOSPC, the filesystem is full]' for an OSError."""
+def os_error_text(exc: BaseException) -> str:
+    """'No space left on device [ENOSPC, the filesystem is full]' for an OSError."""
     if not isinstance(exc, OSError) or exc.errno is None:
-        return f'{path}: {exc}' if path else str(exc)
+        return str(exc)
     code = errno.errorcode.get(exc.errno, str(exc.errno))
     cause = _CAUSES.get(exc.errno)
-    where = path or exc.filename or ''
-    text = f"{exc.strerror or exc} [{code}{', ' + cause if cause else ''}]"
-    return f'{where}: {text}' if where else text
+    return f"{exc.strerror or exc} [{code}{', ' + cause if cause else ''}]"
+
+
+def describe_os_error(exc: BaseException, path: str | None = None) -> str:
+    """'<path>: No space left on device [ENOSPC, the filesystem is full]' (path defaults to the
+    error's file name)."""
+    where = path or getattr(exc, 'filename', None) or ''
+    return f'{where}: {os_error_text(exc)}' if where else os_error_text(exc)
 
 
 def check_plain_name(name: str, what: str = 'name') -> str | None:
