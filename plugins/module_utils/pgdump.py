@@ -89,6 +89,34 @@ def run_tool(module, argv: list[str], env: dict, what: str, params: dict) -> str
     return out
 
 
+# Below this much free space after a dump, the dump is read back end to end: pg_dump (15) can lose
+# its last output buffer to ENOSPC and still exit 0 with a truncated archive.
+LOW_SPACE_BYTES = 64 * 1024 * 1024
+_PLAIN_TRAILER = b'-- PostgreSQL database cluster dump complete'
+
+
+def check_dump_complete(module, path: str, dump_format: str, pg_bin_dir: str | None = None) -> None:
+    """Make sure a dump pg_dump/pg_dumpall reported as written is complete (not empty, readable
+    back; read back entirely when the disk is nearly full). Raises ToolError naming the file."""
+    stats = os.statvfs(os.path.dirname(path))
+    low = stats.f_bavail * stats.f_frsize < LOW_SPACE_BYTES
+    hint = (' (pg_dump can lose its last buffer on a full disk and still exit 0) [ENOSPC, the filesystem is full]'
+            if low else '')
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise ToolError(f'the dump is empty (0 bytes){hint}')
+    if dump_format == 'plain':  # pg_dumpall --globals-only: the script ends with its trailer
+        with open(path, 'rb') as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            if _PLAIN_TRAILER not in handle.read():
+                raise ToolError(f"the dump is incomplete, no '-- PostgreSQL database cluster dump complete' trailer{hint}")
+        return
+    pg_restore = find_bin(module, 'pg_restore', pg_bin_dir)
+    argv = [pg_restore, '-f', os.devnull, path] if low else [pg_restore, '--list', path]  # -f: every data block
+    rc, _out, err = module.run_command(argv, expand_user_and_vars=False)
+    if rc != 0:
+        raise ToolError(f"the dump is incomplete, pg_restore cannot read it back: {' '.join(err.split())[:500]}{hint}")
+
+
 def dump_database(module, params: dict, dbname: str, dest_dir: str, name: str, tables: list | None = None,
                   pg_bin_dir: str | None = None, extra: dict | None = None) -> tuple[str, dict]:
     """pg_dump -Fc of `dbname` (or only `tables`, (schema, name) pairs) into dest_dir/name.dump
@@ -146,8 +174,7 @@ def dump_database(module, params: dict, dbname: str, dest_dir: str, name: str, t
             raise ToolError(scrub(f"dump of {dbname} failed: {' '.join(str(exc).split())}", params)) from None
         finally:
             conn.close()
-        if os.path.getsize(partial) == 0:
-            raise ToolError('the dump is empty (0 bytes)')
+        check_dump_complete(module, partial, 'custom', pg_bin_dir)
         set_tree_mode(partial, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE)
         manifest['size'] = tree_size(partial)
         manifest['sha256'] = sha256_file(partial)
@@ -172,6 +199,8 @@ def dump_database(module, params: dict, dbname: str, dest_dir: str, name: str, t
             raise ToolError(f'nothing kept: {describe_os_error(exc, writing)}') from None
         if isinstance(exc, UnsafePath):
             raise ToolError(f'nothing kept: {exc}') from None
+        if isinstance(exc, ToolError) and ('[ENOSPC' in str(exc) or 'No space left' in str(exc)):
+            raise ToolError(f'nothing kept: writing {writing}: {exc}') from None
         raise
     finally:
         os.umask(previous_umask)

@@ -148,6 +148,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import manifest_bytes, manifest_content, sha256_file
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import check_dump_complete
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connect,
     connection_kwargs,
@@ -304,8 +305,9 @@ class BackupCreate:
                 manifest = self.dump_globals(target)
             else:
                 manifest = self.archive_paths(work, name)
-            if os.path.isfile(target) and os.path.getsize(target) == 0:
-                raise RuntimeError('the backup is empty (0 bytes)')
+            if kind != 'paths':
+                check_dump_complete(self.module, target, 'plain' if kind == 'globals' else p['format'],
+                                    p['pg_bin_dir'])
             set_tree_mode(target, self.mode, self.directory_mode)
             manifest['size'] = artefact_size(target)
             manifest['sha256'] = sha256_file(target) if os.path.isfile(target) else None
@@ -327,8 +329,10 @@ class BackupCreate:
                 raise
             if isinstance(exc, OSError):
                 text = describe_os_error(exc, self.writing)
+            elif cause_of(str(exc)) or '[ENOSPC' in str(exc):
+                text = f"writing {self.writing}: {exc}{'' if '[E' in str(exc) else cause_of(str(exc))}"
             else:
-                text = f'{exc}{cause_of(str(exc))}'
+                text = str(exc)
             self.module.fail_json(msg=scrub(f'{kind} backup failed, nothing kept: {text}', p), **result)
         result.update(changed=True, manifest=manifest, duration_s=manifest['duration_s'])
         return result
