@@ -122,7 +122,7 @@ bytes_freed:
 ignored:
   description:
     - Local entries that are not ours and were left alone, with the reason (owned by another user
-      than root, the module's user or the directory's owner: possibly planted).
+      than root, the module's user or the directory's owner, so possibly planted).
   returned: always
   type: list
   elements: str

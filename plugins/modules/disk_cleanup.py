@@ -248,6 +248,7 @@ docker:
   sample: [{step: containers, removed: 3, bytes_reclaimed: 1024, skipped: false}]
 '''
 
+import errno
 import gzip
 import os
 import secrets
@@ -447,14 +448,28 @@ class DiskCleanup:
                 os.fchmod(raw.fileno(), info.st_mode & 0o7777)
                 compressed = os.fstat(raw.fileno()).st_size
                 os.utime(raw.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))
-            os.link(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            try:
+                os.link(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                # No hard links on this filesystem: a rename, after the same no-replace check.
+                try:
+                    os.stat(f'{name}.gz', dir_fd=dir_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    os.rename(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                    temp = None
+                else:
+                    raise FileExistsError(errno.EEXIST, 'File exists', f'{name}.gz') from None
         except BaseException:
             try:
-                os.unlink(temp, dir_fd=dir_fd)
+                if temp is not None:
+                    os.unlink(temp, dir_fd=dir_fd)
             except OSError:
                 pass
             raise
-        os.unlink(temp, dir_fd=dir_fd)
+        if temp is not None:
+            os.unlink(temp, dir_fd=dir_fd)
         current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if (current.st_dev, current.st_ino) == (info.st_dev, info.st_ino):
             os.unlink(name, dir_fd=dir_fd)
