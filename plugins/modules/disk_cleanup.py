@@ -73,7 +73,7 @@ options:
         held open by a process.
       - A file with more than one name (a hard link, whose other name may lie outside O(path)
         and O(allowed_roots), e.g. in C(/etc)) is never truncated or compressed; it is counted
-        in RV(skipped_files.hardlinked) and listed in RV(hardlinked_files). V(delete) removes
+        in RV(skipped_files) (C(hardlinked)) and listed in RV(hardlinked_files). V(delete) removes
         only the name inside O(path) (the data stays reachable through its other names), and its
         bytes count in RV(bytes_freed) only when that name was the last one.
       - Every action opens the file with C(O_NOFOLLOW) relative to a directory descriptor and
