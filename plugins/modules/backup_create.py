@@ -160,6 +160,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.safefile impor
     UnsafePath,
     WorkDir,
     check_plain_name,
+    check_trusted_path,
     describe_os_error,
     ensure_dir,
     remove_created,
@@ -280,6 +281,10 @@ class BackupCreate:
         result = {'changed': False, 'artefact': artefact, 'manifest': {}, 'duration_s': 0.0}
         if os.path.lexists(artefact) or os.path.lexists(artefact + '.json'):
             self.module.fail_json(msg=f'{artefact} already exists: a backup is never overwritten', **result)
+        try:
+            check_trusted_path(p['dest_dir'])
+        except UnsafePath as exc:
+            self.module.fail_json(msg=f'{kind} backup refused: dest_dir {exc}', **result)
         if self.module.check_mode:
             result.update(changed=True, msg=f'would create {artefact} and its manifest')
             return result

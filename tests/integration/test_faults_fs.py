@@ -256,6 +256,8 @@ def test_backup_create_refuses_a_dest_dir_planted_as_a_symlink(pg, db, run_modul
     public = shared_dir(shared, 'public', 0o777)
     outside = shared_dir(shared, 'outside', 0o755)
     plant('ln', '-s', str(outside), str(public / 'backups'))
+    check = run_module('backup_create', dict(tcp_args(pg, name), dest_dir=str(public / 'backups' / 'app')), check=True)
+    assert check['failed'] is True and 'symlink owned by uid 65534' in check['msg'], check  # check mode tells too
     result = run_module('backup_create', dict(tcp_args(pg, name), dest_dir=str(public / 'backups' / 'app')))
     assert result['failed'] is True and result['changed'] is False
     assert 'symlink owned by uid 65534' in result['msg'] and 'refusing to follow' in result['msg'], result['msg']
