@@ -223,10 +223,10 @@ def parse_manifest(text, source: str = 'manifest', directory: bool = False) -> d
     return data
 
 
-def write_manifest(artefact: str, manifest: dict) -> dict:
-    """Write '<artefact>.json' atomically (temporary file, fsync, rename) and return what was
-    written. For a file artefact, sha256 and size are computed when the manifest has no such
-    key, created_at defaults to now. Raises ValueError for a content that would not verify."""
+def manifest_content(artefact: str, manifest: dict) -> dict:
+    """The manifest of an artefact as it would be written: for a file artefact, sha256 and size are
+    computed when the manifest has no such key, created_at defaults to now. Raises ValueError for
+    a content that would not verify."""
     data = dict(manifest)
     is_dir = os.path.isdir(artefact)
     if 'sha256' not in data:
@@ -239,7 +239,19 @@ def write_manifest(artefact: str, manifest: dict) -> dict:
     problems = validate_manifest(data, directory=is_dir)
     if problems:
         raise ValueError(f"manifest of {artefact} is invalid: {'; '.join(problems)}")
-    write_json_atomic(manifest_path(artefact), data, indent=2, trailing_newline=True)
+    return data
+
+
+def manifest_bytes(data: dict) -> bytes:
+    """The JSON text of a manifest, the way every writer formats it."""
+    return (json.dumps(data, indent=2, sort_keys=True) + '\n').encode('utf-8')
+
+
+def write_manifest(artefact: str, manifest: dict, mode: int = 0o600) -> dict:
+    """Write '<artefact>.json' atomically (temporary file, fsync, rename), private by default, and
+    return what was written (see manifest_content). Raises ValueError or OSError."""
+    data = manifest_content(artefact, manifest)
+    write_json_atomic(manifest_path(artefact), data, indent=2, trailing_newline=True, mode=mode)
     return data
 
 

@@ -128,6 +128,7 @@ class Candidate:
     dev: int
     ino: int
     held_open: bool = False
+    nlink: int = 1         # names of the inode; >1: a hard link, its data may live outside the tree too
 
 
 @dataclass
@@ -135,7 +136,8 @@ class Selection:
     candidates: list[Candidate] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=lambda: {
         'open': 0, 'symlink': 0, 'excluded': 0, 'too_new': 0, 'too_small': 0, 'not_matching': 0,
-        'kept_newest': 0, 'already_compressed': 0, 'special': 0, 'unreadable': 0})
+        'kept_newest': 0, 'already_compressed': 0, 'special': 0, 'unreadable': 0, 'hardlinked': 0})
+    hardlinked: list[str] = field(default_factory=list)   # relpaths of multiply-linked files left alone
 
 
 def matches(relpath: str, name: str, patterns: list[str]) -> bool:
@@ -206,8 +208,14 @@ def scan(root_fd: int, patterns: list[str], excludes: list[str], min_age_s: floa
             if info.st_size < min_size:
                 skipped['too_small'] += 1
                 continue
+            if info.st_nlink > 1 and action != 'delete':
+                # Another name shares the data, possibly outside the allowed area (a hard link to
+                # /etc/...): emptying or rewriting it would change that file too. Never done.
+                skipped['hardlinked'] += 1
+                selection.hardlinked.append(relpath)
+                continue
             matched.append(Candidate(relpath, info.st_size, info.st_blocks * 512, info.st_mtime,
-                                     info.st_dev, info.st_ino, (info.st_dev, info.st_ino) in held))
+                                     info.st_dev, info.st_ino, (info.st_dev, info.st_ino) in held, info.st_nlink))
         if keep_newest > 0 and matched:
             matched.sort(key=lambda c: c.mtime, reverse=True)
             skipped['kept_newest'] += min(keep_newest, len(matched))
@@ -232,6 +240,21 @@ def open_parent(root_fd: int, relpath: str) -> tuple[int, str]:
         os.close(fd)
         raise
     return fd, parts[-1]
+
+
+def same_file(info: os.stat_result, candidate: Candidate) -> bool:
+    """info (an fstat of a descriptor) is the regular file that was planned."""
+    return stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) == (candidate.dev, candidate.ino)
+
+
+def expected_release(candidates: list[Candidate]) -> dict[tuple[int, int], str]:
+    """For deletes: which candidate's removal frees an inode's data (the last of its names, when
+    every name is among the candidates). Maps (dev, ino) to that candidate's relpath; an inode
+    with a name left elsewhere is absent (deleting its names here frees nothing)."""
+    names: dict[tuple[int, int], list[Candidate]] = {}
+    for candidate in candidates:
+        names.setdefault((candidate.dev, candidate.ino), []).append(candidate)
+    return {key: group[-1].relpath for key, group in names.items() if len(group) >= group[0].nlink}
 
 
 def unchanged(dir_fd: int, name: str, candidate: Candidate) -> bool:

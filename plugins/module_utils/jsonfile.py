@@ -23,8 +23,8 @@ def write_json_atomic(path: str, data, indent: int | None = None, trailing_newli
             if trailing_newline:
                 out.write('\n')
             out.flush()
+            os.fchmod(out.fileno(), mode)  # the descriptor, not the name: umask-independent, nothing followed
             os.fsync(out.fileno())
-        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         try:

@@ -17,9 +17,16 @@ description:
   - Every artefact gets a JSON manifest beside it (C(<artefact>.json)) with its sha256, size,
     creation time (UTC), host, database, server and pg_dump versions, format and, for a
     database, its tables with their row counts taken in the very snapshot that was dumped.
-  - A failed dump fails the task (exit status and stderr are checked) and leaves nothing behind,
-    no zero-byte or partial file. The password reaches pg_dump through its environment, never
-    its command line.
+  - A failed dump fails the task (exit status and stderr are checked) with C(changed=false) and
+    leaves nothing behind, no zero-byte or partial file, no artefact without its manifest; a full
+    disk or an I/O error names the file and the cause. The password reaches pg_dump through its
+    environment, never its command line; names are passed to the client tools literally (no
+    C($VAR) or C(~) expansion).
+  - Safe in a directory other users can write to. The artefact and its manifest are built in a
+    fresh private work directory inside O(dest_dir) (same filesystem) and then published under
+    their final names without following or replacing anything already there; a symlink in
+    O(dest_dir)'s path owned by another user is refused. Backups are private (O(mode),
+    O(directory_mode)), whatever the umask.
 author:
   - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
@@ -41,12 +48,29 @@ options:
     default: database
     choices: [database, globals, paths]
   dest_dir:
-    description: Directory the artefact and its manifest are written to (created if missing).
+    description:
+      - Directory the artefact and its manifest are written to (created with O(directory_mode) if
+        missing, parents too).
+      - A warning is given when other users can write to it (they could delete or rename backups).
     type: path
     required: true
   name:
-    description: Base name of the artefact; default C(<database>-<UTC timestamp>), C(globals-<ts>), C(paths-<ts>).
+    description:
+      - Base name of the artefact; default C(<database>-<UTC timestamp>), C(globals-<ts>), C(paths-<ts>).
+      - A plain file name (no C(/), not starting with a dot), used literally.
     type: str
+  mode:
+    description:
+      - Permissions of the artefact's files and of the manifest, as an octal string.
+      - Default private to the owner; V('0640') lets the owner's group read the backups.
+    type: raw
+    default: '0600'
+  directory_mode:
+    description:
+      - Permissions of the directories the module creates (O(dest_dir) and missing parents, the
+        directory of a V(directory) format dump); existing directories are left as they are.
+    type: raw
+    default: '0700'
   format:
     description: pg_dump format for V(database).
     type: str
@@ -117,14 +141,14 @@ duration_s:
 import datetime
 import glob
 import os
-import shutil
 import socket
 import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.backup import sha256_file, write_manifest
+from ansible_collections.runbook.maintenance.plugins.module_utils.backup import manifest_bytes, manifest_content, sha256_file
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import check_dump_complete
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     check_connection_options,
     connect,
@@ -132,6 +156,18 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     postgres_common_argument_spec,
     scrub,
     server_version,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import (
+    UnsafePath,
+    WorkDir,
+    check_plain_name,
+    check_trusted_path,
+    describe_os_error,
+    ensure_dir,
+    remove_created,
+    sanitize_name,
+    set_tree_mode,
+    shared_dir_warning,
 )
 
 try:
@@ -165,78 +201,162 @@ def libpq_environment(params: dict, dbname: str) -> dict:
     return {mapping[key]: str(value) for key, value in kwargs.items() if key in mapping}
 
 
-def remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        os.unlink(path)
+def parse_mode(value, what: str) -> int:
+    """A permission mode from '0640', '640' or an int (YAML's 0640 is already octal). Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f'{what} must be an octal mode such as 0600, got {value!r}')
+    if isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip()
+        try:
+            mode = int(text, 8)
+        except ValueError:
+            raise ValueError(f"{what} must be an octal mode such as '0600', got {value!r}") from None
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f'{what} must be a permission mode between 0000 and 0777, got {value!r}')
+    return mode
+
+
+def cause_of(text: str) -> str:
+    """A short cause for a client tool's error about its output file (disk full, I/O error)."""
+    lowered = text.lower()
+    if 'no space left on device' in lowered:
+        return ' [ENOSPC, the filesystem is full]'
+    if 'disk quota exceeded' in lowered:
+        return ' [EDQUOT, the disk quota is exceeded]'
+    if 'input/output error' in lowered:
+        return ' [EIO, an I/O error (failing disk or storage?)]'
+    return ''
 
 
 class BackupCreate:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         p = module.params
+        errors = []
         if p['jobs'] < 1:
-            module.fail_json(msg=f"jobs must be at least 1, got {p['jobs']}")
+            errors.append(f"jobs must be at least 1, got {p['jobs']}")
         if p['jobs'] > 1 and p['format'] != 'directory':
-            module.fail_json(msg='jobs > 1 needs format=directory (pg_dump dumps in parallel only there)')
+            errors.append('jobs > 1 needs format=directory (pg_dump dumps in parallel only there)')
         if p['kind'] == 'paths' and not p['paths']:
-            module.fail_json(msg='kind=paths needs a list of paths')
+            errors.append('kind=paths needs a list of paths')
+        if p['name'] is not None:
+            problem = check_plain_name(p['name'])
+            if problem:
+                errors.append(problem)
+        self.mode = self.directory_mode = None
+        try:
+            self.mode = parse_mode(p['mode'], 'mode')
+        except ValueError as exc:
+            errors.append(str(exc))
+        try:
+            self.directory_mode = parse_mode(p['directory_mode'], 'directory_mode')
+        except ValueError as exc:
+            errors.append(str(exc))
+        if errors:
+            module.fail_json(msg='; '.join(errors), changed=False)
         self.now = datetime.datetime.now(datetime.timezone.utc)
         self.stamp = self.now.strftime('%Y%m%dT%H%M%SZ')
+        self.writing = None
 
     def base_manifest(self, artefact_format: str) -> dict:
         return {'kind': self.module.params['kind'], 'format': artefact_format,
                 'created_at': self.now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'host': socket.gethostname(),
                 'verified': None}
 
+    def artefact_name(self) -> str:
+        p = self.module.params
+        if p['kind'] == 'database':
+            base = p['name'] or sanitize_name(f"{p['login_db']}-{self.stamp}")
+            return base + ('.dump' if p['format'] == 'custom' else '.dir')
+        if p['kind'] == 'globals':
+            return (p['name'] or f'globals-{self.stamp}') + '.sql'
+        return (p['name'] or f'paths-{self.stamp}') + '.tar.gz'
+
     def run(self) -> dict:
         p = self.module.params
         kind = p['kind']
-        if kind == 'database':
-            name = p['name'] or f"{p['login_db']}-{self.stamp}"
-            artefact = os.path.join(p['dest_dir'], name + ('.dump' if p['format'] == 'custom' else '.dir'))
-        elif kind == 'globals':
-            artefact = os.path.join(p['dest_dir'], (p['name'] or f'globals-{self.stamp}') + '.sql')
-        else:
-            artefact = os.path.join(p['dest_dir'], (p['name'] or f'paths-{self.stamp}') + '.tar.gz')
-        result = {'changed': True, 'artefact': artefact, 'manifest': {}, 'duration_s': 0.0}
+        name = self.artefact_name()
+        artefact = os.path.join(p['dest_dir'], name)
+        result = {'changed': False, 'artefact': artefact, 'manifest': {}, 'duration_s': 0.0}
         if os.path.lexists(artefact) or os.path.lexists(artefact + '.json'):
             self.module.fail_json(msg=f'{artefact} already exists: a backup is never overwritten', **result)
-        if self.module.check_mode:
-            result['msg'] = f'would create {artefact} and its manifest'
-            return result
-        os.makedirs(p['dest_dir'], mode=0o750, exist_ok=True)
-        partial = os.path.join(p['dest_dir'], f'.{os.path.basename(artefact)}.partial')
-        remove(partial)
-        began = time.monotonic()
         try:
+            check_trusted_path(p['dest_dir'])
+        except UnsafePath as exc:
+            self.module.fail_json(msg=f'{kind} backup refused: dest_dir {exc}', **result)
+        if self.module.check_mode:
+            result.update(changed=True, msg=f'would create {artefact} and its manifest')
+            return result
+        os.umask(0o077)  # what the client tools create is private too, whatever the caller's umask
+        created: list[str] = []
+        try:
+            created = ensure_dir(p['dest_dir'], self.directory_mode)
+        except (UnsafePath, OSError) as exc:
+            text = describe_os_error(exc, p['dest_dir']) if isinstance(exc, OSError) else str(exc)
+            self.module.fail_json(msg=f'{kind} backup failed, nothing kept: cannot create dest_dir: {text}', **result)
+        warning = shared_dir_warning(p['dest_dir'])
+        if warning:
+            self.module.warn(warning)
+        began = time.monotonic()
+        work = None
+        try:
+            self.writing = artefact
+            work = WorkDir(p['dest_dir'], 'backup_create')
+            target = work.join(name)
             if kind == 'database':
-                manifest = self.dump_database(partial)
+                manifest = self.dump_database(target)
             elif kind == 'globals':
-                manifest = self.dump_globals(partial)
+                manifest = self.dump_globals(target)
             else:
-                manifest = self.archive_paths(partial)
-            if os.path.isfile(partial) and os.path.getsize(partial) == 0:
-                raise RuntimeError('the backup is empty (0 bytes)')
-            os.rename(partial, artefact)
+                manifest = self.archive_paths(work, name)
+            if kind != 'paths':
+                check_dump_complete(self.module, target, 'plain' if kind == 'globals' else p['format'],
+                                    p['pg_bin_dir'])
+            set_tree_mode(target, self.mode, self.directory_mode)
+            manifest['size'] = artefact_size(target)
+            manifest['sha256'] = sha256_file(target) if os.path.isfile(target) else None
+            manifest['duration_s'] = round(time.monotonic() - began, 3)
+            manifest = manifest_content(target, manifest)
+            self.writing = artefact + '.json'
+            self.write_file(work, name + '.json', manifest_bytes(manifest))
+            self.writing = artefact
+            work.publish(name)
+            self.writing = artefact + '.json'
+            work.publish(name + '.json')
+            work.close()
         except BaseException as exc:
-            remove(partial)
+            if work is not None:
+                work.rollback()
+                work.close()
+            remove_created(created)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            self.module.fail_json(msg=scrub(f'{kind} backup failed, nothing kept: {exc}', p), **result)
-        manifest['size'] = artefact_size(artefact)
-        manifest['sha256'] = sha256_file(artefact) if os.path.isfile(artefact) else None
-        manifest['duration_s'] = round(time.monotonic() - began, 3)
-        write_manifest(artefact, manifest)
-        result.update(manifest=manifest, duration_s=manifest['duration_s'])
+            if isinstance(exc, OSError):
+                text = describe_os_error(exc, self.writing)
+            elif cause_of(str(exc)) or '[ENOSPC' in str(exc):
+                text = f"writing {self.writing}: {exc}{'' if '[E' in str(exc) else cause_of(str(exc))}"
+            else:
+                text = str(exc)
+            self.module.fail_json(msg=scrub(f'{kind} backup failed, nothing kept: {text}', p), **result)
+        result.update(changed=True, manifest=manifest, duration_s=manifest['duration_s'])
         return result
 
+    def write_file(self, work: WorkDir, name: str, content: bytes) -> None:
+        with os.fdopen(work.create(name, self.mode), 'wb') as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+
     def run_tool(self, argv: list[str], env: dict, what: str) -> None:
-        rc, out, err = self.module.run_command(argv, environ_update=env)
+        rc, out, err = self.module.run_command(argv, environ_update=env, expand_user_and_vars=False)
         problems = [line for line in err.splitlines() if line.strip() and 'warning' not in line.lower()]
         if rc != 0 or problems:
             raise RuntimeError(f"{what} exited with {rc}: {' '.join((err or out).split())[:2000]}")
+
+    def version_of(self, tool: str) -> str:
+        return self.module.run_command([tool, '--version'], expand_user_and_vars=False)[1].strip()
 
     def dump_database(self, partial: str) -> dict:
         p = self.module.params
@@ -263,9 +383,8 @@ class BackupCreate:
             if p['format'] == 'directory':
                 argv += ['-j', str(p['jobs'])]
             self.run_tool(argv, libpq_environment(p, p['login_db']), 'pg_dump')
-            version = self.module.run_command([pg_dump, '--version'])[1].strip()
             manifest.update(database=p['login_db'], server_version=server_version(conn)['full'],
-                            pg_dump_version=version, tables=rows, row_counts=p['row_counts'])
+                            pg_dump_version=self.version_of(pg_dump), tables=rows, row_counts=p['row_counts'])
         finally:
             conn.close()
         return manifest
@@ -276,17 +395,20 @@ class BackupCreate:
         self.run_tool([pg_dumpall, '--globals-only', '--no-password', '-f', partial],
                       libpq_environment(p, p['login_db']), 'pg_dumpall')
         manifest = self.base_manifest('plain')
-        manifest['pg_dumpall_version'] = self.module.run_command([pg_dumpall, '--version'])[1].strip()
+        manifest['pg_dumpall_version'] = self.version_of(pg_dumpall)
         return manifest
 
-    def archive_paths(self, partial: str) -> dict:
+    def archive_paths(self, work: WorkDir, name: str) -> dict:
         p = self.module.params
         missing = [path for path in p['paths'] if not os.path.lexists(path)]
         if missing:
             raise RuntimeError(f"paths not found: {', '.join(missing)}")
-        with tarfile.open(partial, 'w:gz') as archive:
-            for path in p['paths']:
-                archive.add(path, arcname=path.lstrip('/'), recursive=True)  # symlinks stored as links
+        with os.fdopen(work.create(name, self.mode), 'wb') as raw:
+            with tarfile.open(fileobj=raw, mode='w:gz') as archive:
+                for path in p['paths']:
+                    archive.add(path, arcname=path.lstrip('/'), recursive=True)  # symlinks stored as links
+            raw.flush()
+            os.fsync(raw.fileno())
         manifest = self.base_manifest('tar')
         manifest['paths'] = p['paths']
         return manifest
@@ -309,6 +431,8 @@ def main() -> None:
         row_counts=dict(type='str', default='exact', choices=['exact', 'estimate', 'none']),
         paths=dict(type='list', elements='path', default=[]),
         pg_bin_dir=dict(type='path'),
+        mode=dict(type='raw', default='0600'),
+        directory_mode=dict(type='raw', default='0700'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_connection_options(module)

@@ -102,9 +102,19 @@ blocked:
   returned: always
   type: str
 bytes_freed:
-  description: Bytes of the pruned artefacts (and manifests).
+  description:
+    - Bytes of the pruned artefacts (and manifests); a hard-linked file whose data another name
+      still holds frees nothing and counts 0.
   returned: always
   type: int
+ignored:
+  description:
+    - Local entries that are not ours and were left alone, with the reason (owned by another user
+      than root, the module's user or the directory's owner, so possibly planted).
+  returned: always
+  type: list
+  elements: str
+  sample: ['/var/backups/app/app-20990101.dump: owned by uid 65534, not by root, this user or the directory owner (not a backup of ours)']
 '''
 
 import datetime
@@ -117,7 +127,6 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.backup import MAX_MANIFEST_BYTES
-from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json
 from ansible_collections.runbook.maintenance.plugins.module_utils.retention import Backup, Decision, plan_retention
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
@@ -145,15 +154,27 @@ def verified_flag(manifest: dict | None) -> bool | None:
 
 
 class LocalStore:
-    """Artefacts of one directory: regular files or directories, never symlinks."""
+    """Artefacts of one directory: regular files or directories, never symlinks.
+
+    Another local user who can write to the directory could plant names there: an entry (or a
+    manifest) owned by anyone but root, this user or the directory's owner is not a backup of ours
+    and is ignored (never deleted, never counted as a kept or verified backup) and reported in
+    RV(ignored). Deletes go through a directory descriptor and only remove the very entry that was
+    listed (same inode), so a name swapped for a symlink meanwhile is left alone; a hard-linked
+    file's bytes count as freed only when its last name goes."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.ignored: list[str] = []
+
+    def trusted(self, uid: int) -> bool:
+        return uid in self.owners
 
     def list(self, pattern: str) -> list[dict]:
         found = []
         if not os.path.exists(self.path):
             return found  # no backup made yet: nothing to prune
+        self.owners = {0, os.geteuid(), os.stat(self.path).st_uid}
         with os.scandir(self.path) as entries:
             for entry in entries:
                 if entry.name.endswith('.json') or entry.name.startswith('.') or not fnmatch.fnmatchcase(entry.name, pattern):
@@ -161,18 +182,39 @@ class LocalStore:
                 info = entry.stat(follow_symlinks=False)
                 if stat.S_ISLNK(info.st_mode) or not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
                     continue
+                if not self.trusted(info.st_uid):
+                    self.ignored.append(f'{entry.path}: owned by uid {info.st_uid}, not by root, this user '
+                                        'or the directory owner (not a backup of ours)')
+                    continue
                 manifest = self.manifest(entry.name)
                 size = info.st_size if stat.S_ISREG(info.st_mode) else self.tree_size(entry.path)
+                frees = size if stat.S_ISDIR(info.st_mode) or info.st_nlink == 1 else 0
                 found.append({'name': entry.name, 'artefact': entry.path, 'size': size, 'manifest': manifest,
-                              'mtime': datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc)})
+                              'mtime': datetime.datetime.fromtimestamp(info.st_mtime, datetime.timezone.utc),
+                              'inode': (info.st_dev, info.st_ino), 'frees': frees})
         return found
 
     def manifest(self, name: str) -> dict | None:
+        """The manifest beside an artefact: a regular file of a trusted owner, opened without
+        following a symlink (a planted link to another file is not read)."""
+        path = os.path.join(self.path, f'{name}.json')
         try:
-            data = read_json(os.path.join(self.path, f'{name}.json'), max_bytes=MAX_MANIFEST_BYTES)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or not self.trusted(info.st_uid):
+                if stat.S_ISREG(info.st_mode):
+                    self.ignored.append(f'{path}: owned by uid {info.st_uid}, manifest not trusted')
+                return None
+            with os.fdopen(os.dup(fd), 'rb') as handle:
+                data = json.loads(handle.read(MAX_MANIFEST_BYTES))
             return data if isinstance(data, dict) else None
         except (OSError, ValueError):  # no usable manifest: the artefact is kept as unverified
             return None
+        finally:
+            os.close(fd)
 
     @staticmethod
     def tree_size(path: str) -> int:
@@ -186,14 +228,24 @@ class LocalStore:
         return total
 
     def delete(self, item: dict) -> None:
-        target = item['artefact']
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)  # does not follow symlinks found inside
-        else:
-            os.unlink(target)
-        manifest = f'{target}.json'
-        if os.path.lexists(manifest):
-            os.unlink(manifest)
+        dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            name = item['name']
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if (info.st_dev, info.st_ino) != item['inode']:
+                raise RuntimeError('replaced since it was listed; left alone')
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(name, dir_fd=dir_fd)  # descriptor-based: does not follow symlinks found inside
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+            try:
+                manifest = os.stat(f'{name}.json', dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return
+            if stat.S_ISREG(manifest.st_mode) and self.trusted(manifest.st_uid):
+                os.unlink(f'{name}.json', dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 class S3Store:
@@ -336,14 +388,14 @@ class BackupPrune:
                 except Exception as exc:  # noqa: BLE001
                     errors.append(f"{backup.id}: {exc}")
                     continue
-            freed += item['size']
+            freed += item.get('frees', item['size'])
             pruned.append({'artefact': backup.id, 'reason': decision.prune[backup.id], 'size': item['size'],
                            'created_at': backup.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')})
         kept = [{'artefact': b.id, 'reasons': decision.keep[b.id], 'verified': b.verified,
                  'created_at': b.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')}
                 for b in sorted(backups, key=lambda b: b.created_at, reverse=True) if b.id in decision.keep]
         result = {'changed': bool(pruned), 'kept': kept, 'pruned': pruned, 'blocked': decision.blocked,
-                  'bytes_freed': freed, 'errors': errors}
+                  'bytes_freed': freed, 'errors': errors, 'ignored': getattr(self.store, 'ignored', [])}
         if errors:
             self.module.fail_json(msg=f'{len(errors)} artefact(s) could not be deleted: {errors[0]}', **result)
         return result

@@ -71,6 +71,15 @@ options:
       - V(delete) removes files; V(compress) gzips them in place (keeping mode, owner and
         modification time); V(truncate) empties them, the way to free the space of a log still
         held open by a process.
+      - A file with more than one name (a hard link, whose other name may lie outside O(path)
+        and O(allowed_roots), e.g. in C(/etc)) is never truncated or compressed; it is counted
+        in RV(skipped_files) (C(hardlinked)) and listed in RV(hardlinked_files). V(delete) removes
+        only the name inside O(path) (the data stays reachable through its other names), and its
+        bytes count in RV(bytes_freed) only when that name was the last one.
+      - Every action opens the file with C(O_NOFOLLOW) relative to a directory descriptor and
+        checks it is still the file the scan selected, so a name swapped meanwhile for a symlink,
+        a FIFO or another file is left alone (reported in RV(errors)); V(compress) never replaces
+        an existing C(<name>.gz).
     type: str
     default: delete
     choices: [delete, compress, truncate]
@@ -207,11 +216,20 @@ target_met:
   sample: true
 skipped_files:
   description:
-    - Files left alone, counted by reason (open, symlink, excluded, too_new, too_small, kept_newest...).
+    - Files left alone, counted by reason (open, symlink, excluded, too_new, too_small, kept_newest,
+      hardlinked...).
     - Not named C(skipped), a key Ansible reserves to mark a task as skipped.
   returned: always
   type: dict
-  sample: {open: 1, symlink: 2, excluded: 0, too_new: 10, too_small: 0, kept_newest: 2}
+  sample: {open: 1, symlink: 2, excluded: 0, too_new: 10, too_small: 0, kept_newest: 2, hardlinked: 1}
+hardlinked_files:
+  description:
+    - Files with more than one name (hard links) met, at most O(max_files_listed) - left alone by
+      V(truncate) and V(compress); with V(delete), names removed whose data another name still holds.
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/tmp/app/passwd-link]
 open_files:
   description: Matching files held open by a process (not deleted), at most O(max_files_listed).
   returned: always
@@ -230,8 +248,10 @@ docker:
   sample: [{step: containers, removed: 3, bytes_reclaimed: 1024, skipped: false}]
 '''
 
+import errno
 import gzip
 import os
+import secrets
 import shutil
 import time
 
@@ -246,13 +266,24 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     check_size,
     open_files,
     open_parent,
+    expected_release,
+    same_file,
     scan,
     unchanged,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import os_error_text
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
 
+# O_NONBLOCK: a FIFO swapped in for the file must not hang the open; O_NOFOLLOW: nor a symlink lead out.
+OPEN_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
+# A descriptor that pins the inode without reading it (O_PATH on Linux), to see whether a delete freed it.
+PATH_FLAGS = getattr(os, 'O_PATH', os.O_RDONLY | os.O_NONBLOCK) | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
 DOCKER_STEPS = ('containers', 'dangling_images', 'build_cache', 'unused_images', 'volumes')
+
+
+class Replaced(Exception):
+    """The name no longer holds the file the scan selected."""
 
 
 def free_space(path: str) -> dict:
@@ -334,56 +365,114 @@ class DiskCleanup:
             os.close(self.dir_cache[1])
             self.dir_cache = None
 
-    def process(self, root_fd: int, candidate: Candidate, action: str) -> tuple[int, int, str | None]:
-        """Act on one file: (bytes freed as reported, bytes of space really released, error)."""
+    def process(self, root_fd: int, candidate: Candidate, action: str) -> tuple[int, int, str | None, str | None]:
+        """Act on one file: (bytes freed as reported, bytes of space really released, error, skip reason).
+
+        Every action works on a descriptor opened with O_NOFOLLOW and checked with fstat against
+        what the scan selected (same inode, regular file), so a name swapped for a symlink, a FIFO
+        or another file meanwhile is left alone; truncate and compress refuse a file with more
+        than one name (a hard link: its data may belong to a file outside the allowed area)."""
         try:
             dir_fd, name = self.parent(root_fd, candidate.relpath)
         except OSError as exc:
-            return 0, 0, f'{candidate.relpath}: its directory changed during the run ({exc.strerror})'
+            return 0, 0, f'{candidate.relpath}: its directory changed during the run ({exc.strerror})', None
         try:
             if not unchanged(dir_fd, name, candidate):
-                return 0, 0, f'{candidate.relpath}: replaced or removed since it was selected; left alone'
+                return 0, 0, f'{candidate.relpath}: replaced or removed since it was selected; left alone', None
             if action == 'delete':
-                os.unlink(name, dir_fd=dir_fd)
-                return candidate.size, candidate.blocks_bytes, None
+                return self.delete(dir_fd, name, candidate)
             if action == 'truncate':
-                fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0), dir_fd=dir_fd)
+                fd = os.open(name, os.O_WRONLY | OPEN_FLAGS, dir_fd=dir_fd)
                 try:
+                    info = os.fstat(fd)
+                    if not same_file(info, candidate):
+                        return 0, 0, f'{candidate.relpath}: replaced since it was selected; left alone', None
+                    if info.st_nlink > 1:
+                        return 0, 0, None, 'hardlinked'
                     os.ftruncate(fd, 0)
                 finally:
                     os.close(fd)
-                return candidate.size, candidate.blocks_bytes, None
-            saved = self.compress(dir_fd, name)
-            return saved, saved, None
+                return candidate.size, candidate.blocks_bytes, None, None
+            saved = self.compress(dir_fd, name, candidate)
+            if saved is None:
+                return 0, 0, None, 'hardlinked'
+            return saved, saved, None, None
+        except Replaced:
+            return 0, 0, f'{candidate.relpath}: replaced since it was selected; left alone', None
         except OSError as exc:
-            return 0, 0, f'{candidate.relpath}: {exc.strerror or exc}'
+            if action == 'compress':
+                return 0, 0, f'{candidate.relpath}: compression failed, the original is kept: {os_error_text(exc)}', None
+            return 0, 0, f'{candidate.relpath}: {action} failed: {os_error_text(exc)}', None
 
     @staticmethod
-    def compress(dir_fd: int, name: str) -> int:
-        """gzip name to name.gz in the same directory, keeping mode, owner and times; returns bytes saved."""
-        src_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0), dir_fd=dir_fd)
-        info = os.fstat(src_fd)
-        temp = f'.{name}.gz.tmp{os.getpid()}'
-        dst_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, info.st_mode & 0o7777, dir_fd=dir_fd)
+    def delete(dir_fd: int, name: str, candidate: Candidate) -> tuple[int, int, str | None, str | None]:
+        """Remove the name; its bytes count as freed only when that was the data's last name."""
+        fd = os.open(name, PATH_FLAGS, dir_fd=dir_fd)
+        try:
+            if not same_file(os.fstat(fd), candidate):
+                return 0, 0, f'{candidate.relpath}: replaced since it was selected; left alone', None
+            os.unlink(name, dir_fd=dir_fd)
+            if os.fstat(fd).st_nlink > 0:  # another name still holds the data: nothing freed
+                return 0, 0, None, None
+        finally:
+            os.close(fd)
+        return candidate.size, candidate.blocks_bytes, None, None
+
+    @staticmethod
+    def compress(dir_fd: int, name: str, candidate: Candidate) -> int | None:
+        """gzip name to name.gz in the same directory, keeping mode, owner and times; returns bytes
+        saved, or None for a multiply-linked file (left alone). The .gz is built under a fresh
+        O_EXCL name and published with a hard link, so an existing name.gz (planted or not) is
+        neither followed nor replaced."""
+        src_fd = os.open(name, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
+        try:
+            info = os.fstat(src_fd)
+            if not same_file(info, candidate):
+                raise Replaced(name)
+            if info.st_nlink > 1:
+                return None
+            temp = f'.{name}.gz.{secrets.token_hex(6)}.tmp'
+            dst_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0),
+                             0o600, dir_fd=dir_fd)
+        except BaseException:
+            os.close(src_fd)
+            raise
         try:
             with os.fdopen(src_fd, 'rb') as src, os.fdopen(dst_fd, 'wb') as raw:
                 with gzip.GzipFile(filename=name, mode='wb', fileobj=raw, mtime=int(info.st_mtime)) as out:
                     shutil.copyfileobj(src, out, 1024 * 1024)
                 raw.flush()
                 os.fsync(raw.fileno())
-                os.fchmod(raw.fileno(), info.st_mode & 0o7777)
                 if os.geteuid() == 0:
                     os.fchown(raw.fileno(), info.st_uid, info.st_gid)
+                os.fchmod(raw.fileno(), info.st_mode & 0o7777)
                 compressed = os.fstat(raw.fileno()).st_size
-            os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
-            os.rename(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.utime(raw.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))
+            try:
+                os.link(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                # No hard links on this filesystem: a rename, after the same no-replace check.
+                try:
+                    os.stat(f'{name}.gz', dir_fd=dir_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    os.rename(temp, f'{name}.gz', src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                    temp = None
+                else:
+                    raise FileExistsError(errno.EEXIST, 'File exists', f'{name}.gz') from None
         except BaseException:
             try:
-                os.unlink(temp, dir_fd=dir_fd)
+                if temp is not None:
+                    os.unlink(temp, dir_fd=dir_fd)
             except OSError:
                 pass
             raise
-        os.unlink(name, dir_fd=dir_fd)
+        if temp is not None:
+            os.unlink(temp, dir_fd=dir_fd)
+        current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if (current.st_dev, current.st_ino) == (info.st_dev, info.st_ino):
+            os.unlink(name, dir_fd=dir_fd)
         return max(0, info.st_size - compressed)
 
     # ---- docker --------------------------------------------------------------------------
@@ -488,6 +577,8 @@ class DiskCleanup:
                 candidates = sorted(selection.candidates, key=lambda c: (c.mtime, c.relpath))
             else:  # everything goes: directory by directory, one descriptor walk each
                 candidates = sorted(selection.candidates, key=lambda c: (c.relpath.rpartition('/')[0], c.mtime, c.relpath))
+            releases = expected_release(candidates) if p['action'] == 'delete' else {}
+            hardlinked = [os.path.join(self.real, relpath) for relpath in selection.hardlinked]
             for candidate in candidates:
                 if candidate.held_open and p['action'] != 'truncate':
                     selection.skipped['open'] += 1
@@ -498,14 +589,22 @@ class DiskCleanup:
                     continue
                 if self.has_target() and self.met(self.current_free()):
                     break
+                skip = None
                 if check:
                     freed, released = candidate.size, (candidate.blocks_bytes if p['action'] != 'compress'
                                                        else candidate.blocks_bytes // 2)
+                    if candidate.nlink > 1 and releases.get((candidate.dev, candidate.ino)) != candidate.relpath:
+                        freed = released = 0  # another name keeps the data: deleting this one frees nothing
                     error = None
                 else:
-                    freed, released, error = self.process(root_fd, candidate, p['action'])
+                    freed, released, error, skip = self.process(root_fd, candidate, p['action'])
                 if error:
                     errors.append(error)
+                    continue
+                if candidate.nlink > 1 or skip:
+                    hardlinked.append(os.path.join(self.real, candidate.relpath))
+                if skip:
+                    selection.skipped[skip] += 1
                     continue
                 self.freed += freed
                 self.expected_free += released
@@ -520,6 +619,7 @@ class DiskCleanup:
             'files': touched, 'files_count': touched_count,
             'bytes_freed': self.freed, 'free_before': self.before, 'skipped_files': selection.skipped,
             'open_files': open_listed, 'errors': errors[:p['max_files_listed']],
+            'hardlinked_files': hardlinked[:p['max_files_listed']],
         }
         self.docker_prune(result)
         after = self.current_free()

@@ -114,7 +114,7 @@ def test_write_manifest_computes_hash_and_size_and_reads_back(tmp_path):
     assert manifest_path(str(artefact)) == f'{artefact}.json'
     assert read_manifest(str(artefact)) == written
     assert json.loads((tmp_path / 'app.dump.json').read_text())['extra'] == {'kept': True}
-    assert oct((tmp_path / 'app.dump.json').stat().st_mode & 0o777) == '0o640'
+    assert oct((tmp_path / 'app.dump.json').stat().st_mode & 0o777) == '0o600'  # private, like the artefact
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.')] == []  # no temporary file left
 
 
