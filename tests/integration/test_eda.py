@@ -129,6 +129,25 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen, log: 
     pytest.fail(f'timed out after {timeout}s waiting for {what}:\n' + log.read_text()[-4000:])
 
 
+def descendants(root: int) -> list[int]:
+    """Every process below root (from /proc), deepest last."""
+    children: dict[int, list[int]] = {}
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def reports(tmp_path: Path, host: str) -> list[Path]:
     return sorted((tmp_path / 'reports').glob(f'disk_emergency-{host}-*.json'))
 
@@ -213,6 +232,13 @@ def test_alert_runs_the_disk_emergency_once_per_host_within_the_throttle(tmp_pat
         assert post(port, no_host) == 200
         assert proc.poll() is None
     finally:
+        # ansible-runner starts each playbook in a session of its own: end those too, or a run still
+        # going on outlives the test.
+        for pid in descendants(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
