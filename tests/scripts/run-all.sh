@@ -65,7 +65,7 @@ stage_lint() {
 
 # Longest first, so that the two lanes finish close together (times of a quiet 2-core run);
 # scenarios not listed here run after these, in name order.
-MOLECULE_LONGEST_FIRST=(default monthly image_updates pgbackrest complete_recovery dr service_failure backup schedule disk_emergency)
+MOLECULE_LONGEST_FIRST=(default monthly image_updates pgbackrest failover complete_recovery dr service_failure backup schedule disk_emergency)
 
 stage_molecule() {
   tests/scripts/docker-engine.sh >/dev/null && tests/scripts/build-image.sh >/dev/null || return 1
