@@ -16,6 +16,7 @@ import nothing from boto3 and are unit tested directly.
 from __future__ import annotations
 
 import copy
+import math
 import traceback
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ BOTO3_IMPORT_ERROR = None
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=unused-import  # re-exported to the modules
     HAS_BOTO3 = True
 except ImportError:  # pragma: no cover - exercised on hosts without boto3
     boto3 = None
@@ -69,7 +70,7 @@ def validate_s3_params(params: dict) -> list[str]:
         value = params.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             problems.append(f'{key} must be a number of seconds, got {value!r}')
         elif value <= 0:
             problems.append(f'{key} must be positive (seconds; 0 would mean no bound), got {value:g}')

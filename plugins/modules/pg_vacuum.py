@@ -877,8 +877,9 @@ class PgVacuum:
         env.update(libpq_environment(self.params, self.params['login_db']))
         env.pop('PGAPPNAME', None)  # pg_repack's sessions keep their own name ('pg_repack')
         interrupted = None
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              env=env, text=True, errors='replace') as proc:
+        # run_command cannot interrupt a process at a deadline: Popen here.
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                              stderr=subprocess.STDOUT, env=env, text=True, errors='replace') as proc:
             try:
                 output, dummy = proc.communicate(timeout=None if limit is None else max(1.0, limit))
             except subprocess.TimeoutExpired:
@@ -939,11 +940,8 @@ class PgVacuum:
                 (path for path in (f'/usr/lib/postgresql/{major}/bin/pg_repack',) if os.access(path, os.X_OK)), None) \
                 or self.module.get_bin_path('pg_repack')
             if client and os.access(client, os.X_OK):
-                try:
-                    client_version = subprocess.run([client, '--version'], capture_output=True, text=True,
-                                                    timeout=10, check=False).stdout.strip()
-                except (OSError, subprocess.SubprocessError):
-                    client = None
+                rc, out, dummy = self.module.run_command([client, '--version'], expand_user_and_vars=False)
+                client_version = out.strip() if rc == 0 else None
             else:
                 client = None
         method, note, error = resolve_method(p['rewrite_method'], extension[0] if extension else None, client,

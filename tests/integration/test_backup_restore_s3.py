@@ -21,7 +21,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pg_helpers import COLLECTIONS
 from pgsandbox import free_port
 
 SECRET = 'Tr0ub4dor-S3-secret-never-printed'
@@ -380,10 +379,10 @@ def test_paths_from_s3_put_back_safely(pg, bucket, s3_server, run_module, tmp_pa
     assert os.readlink(restored / 'current') == 'app.conf' and SECRET not in output
 
     (restored / 'app.conf').write_text('changed\n')                 # an existing file: only with force
-    refused, _ = run_raw(run_module, 'backup_restore', args)
+    refused, dummy = run_raw(run_module, 'backup_restore', args)
     assert refused['failed'] is True and 'would be replaced' in refused['msg'] and 'force: true' in refused['msg']
     assert (restored / 'app.conf').read_text() == 'changed\n'
-    forced, _ = run_raw(run_module, 'backup_restore', dict(args, force=True))
+    forced, dummy = run_raw(run_module, 'backup_restore', dict(args, force=True))
     assert forced.get('failed') is not True, forced.get('msg')
     assert (restored / 'app.conf').read_text() == 'listen = 127.0.0.1\n'
 
@@ -393,6 +392,6 @@ def test_paths_from_s3_put_back_safely(pg, bucket, s3_server, run_module, tmp_pa
         child.unlink()
     restored.rmdir()
     restored.symlink_to(outside)
-    planted, _ = run_raw(run_module, 'backup_restore', dict(args, force=True))
+    planted, dummy = run_raw(run_module, 'backup_restore', dict(args, force=True))
     assert planted['failed'] is True and 'refusing to write through it' in planted['msg'], planted['msg']
     assert list(outside.iterdir()) == []
