@@ -89,6 +89,7 @@ def test_a_planted_symlink_is_not_followed(tmp_path):
 
 def test_bad_values_fail_clearly(tmp_path):
     result = disk_space(tmp_path, paths=[str(tmp_path)], emergency_free_percent=-1)
-    assert result['failed'] and 'emergency_free_percent must be a percentage of 0 or more, got -1' in result['msg']
-    short = disk_space(tmp_path, paths=[str(tmp_path)], min_free_percent=101)  # a check that cannot pass
+    assert result['failed'] and 'emergency_free_percent must be a percentage above 0 and at most 100, got -1' in result['msg']
+    short = disk_space(tmp_path, paths=[str(tmp_path)], min_free_percent=100)  # a check that cannot pass
+    assert disk_space(tmp_path, paths=[str(tmp_path)], min_free_percent=101)['failed']
     assert short['filesystems'][0]['low'] is True and not short.get('failed')
