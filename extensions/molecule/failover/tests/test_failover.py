@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import glob
 import json
-import re
 import os
+import re
 
 
 def psql(host, sql, port=5432, db='shop'):
