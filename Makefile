@@ -19,12 +19,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
 export ANSIBLE_HOME := $(BUILD)/ansible-home
 
-.PHONY: help venv venv-test collection demo demo-stop test sanity units integration lint molecule build clean
+.PHONY: help venv venv-test collection demo demo-stop test check sanity units integration lint molecule build clean
 
 help:
 	@echo "make demo       weekly maintenance against a sandbox PostgreSQL, with a summary"
 	@echo "make demo-stop  stop the sandbox PostgreSQL"
 	@echo "make test       every check: sanity, unit, integration, ansible-lint, molecule"
+	@echo "make check      quick tier for the edit loop: sanity of changed files, units, lint of changed YAML"
 	@echo "make build      build the collection tarball"
 
 # ---- environment ---------------------------------------------------------------------------
@@ -66,6 +67,9 @@ demo-stop:
 # ---- tests ---------------------------------------------------------------------------------
 test: venv-test
 	@$(REPO)/tests/scripts/run-all.sh
+
+check: venv-test
+	@$(REPO)/tests/scripts/check.sh
 
 sanity units integration lint molecule: venv-test
 	@$(REPO)/tests/scripts/run-all.sh $@

@@ -9,8 +9,10 @@ cd "$REPO" || exit 1
 STAGES=("$@")
 [ ${#STAGES[@]} -gt 0 ] || STAGES=(deps sanity units integration lint molecule)
 PY=$REPO/.venv/bin/python
-SANITY_ROOT=$REPO/.build/sanity/ansible_collections/runbook/maintenance
+# shellcheck source=tests/scripts/lib.sh
+. "$REPO/tests/scripts/lib.sh"
 declare -a SUMMARY=()
+BEGIN=$(date +%s)
 FAILED=0
 
 stage_deps() {
@@ -20,29 +22,8 @@ stage_deps() {
   tests/scripts/build-image.sh || return 1
 }
 
-sync_copy() {  # ansible-test refuses a symlinked collection path: give it a real copy
-  rm -rf "$SANITY_ROOT" && mkdir -p "$SANITY_ROOT"
-  tar -C "$REPO" -cf - --exclude=./.git --exclude=./.venv --exclude=./.build --exclude=./.sandbox \
-      --exclude=./tests/output --exclude=./.ansible --exclude=./.cache --exclude=./.pytest_cache \
-      --exclude='__pycache__' --exclude='*.pyc' . | tar -C "$SANITY_ROOT" -xf - || return 1
-  # Its own git index, so ansible-test lists exactly these files (the checkout ignores .build).
-  (cd "$SANITY_ROOT" && git init -q && git add -A) || return 1
-}
-
-pip_bootstrap_standin() {
-  local version
-  version=$("$PY" - <<'PY'
-import re, ansible_test, pathlib
-text = (pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py').read_text()
-print(re.search(r"pip='([0-9.]+)'", text).group(1))
-PY
-)
-  mkdir -p ~/.ansible/test/cache
-  cp tests/scripts/get_pip_standin.py ~/.ansible/test/cache/get_pip_"${version//./_}".py
-}
-
 stage_sanity() {
-  pip_bootstrap_standin && sync_copy || return 1
+  sanity_copy || return 1
   for f in tests/sanity/ignore-*.txt; do
     [ -s "$f" ] && { echo "sanity ignore file $f must stay empty"; return 1; }
   done
@@ -56,7 +37,8 @@ stage_units() {
 stage_integration() {
   INSTALL=1 scripts/pg-bindir.sh >/dev/null || return 1
   tests/scripts/tools.sh || return 1  # promtool, Java 17 (ansible-rulebook)
-  "$PY" -m pytest -q -p no:cacheprovider tests/integration
+  # Two workers (pytest-xdist): each starts its own PostgreSQL and S3 server on free ports.
+  "$PY" -m pytest -q -p no:cacheprovider -n "${INTEGRATION_WORKERS:-2}" tests/integration
 }
 
 stage_lint() {
@@ -94,25 +76,35 @@ stage_molecule() {
   return "$status"
 }
 
+stage_counts() {  # stage_counts NAME: what the stage ran, read from its output
+  local out=$LOGDIR/$1.out
+  case $1 in
+    units|integration) grep -E '[0-9]+ (passed|failed)' "$out" | tail -n 1 | sed -E 's/^=+ | =+$//g' ;;
+    sanity) echo "$(grep -c "^Running sanity test '" "$out") sanity tests" ;;
+    lint) grep -E '^(Passed|Failed):' "$out" | tail -n 1 ;;
+    molecule) echo "$(grep -c '^molecule .* ok ' "$out") of $(grep -c '^molecule ' "$out") scenarios passed" ;;
+  esac
+}
+
 run_stage() {  # run_stage NAME: one stage, timed; its summary line goes to $LOGDIR/NAME.summary
   local stage=$1 start result secs
   echo "==================== $stage ===================="
   start=$(date +%s)
-  if "stage_$stage"; then result=ok; else result=FAILED; fi
+  if "stage_$stage" 2>&1 | tee "$LOGDIR/$stage.out"; then result=ok; else result=FAILED; fi
   secs=$(( $(date +%s) - start ))
-  printf '%-12s %-7s %4ss\n' "$stage" "$result" "$secs" >"$LOGDIR/$stage.summary"
+  printf '%-12s %-7s %5ss  %s\n' "$stage" "$result" "$secs" "$(stage_counts "$stage")" >"$LOGDIR/$stage.summary"
   echo "---- $stage: $result in ${secs}s"
   [ "$result" = ok ]
 }
 
-# integration and lint need little but the CPU, molecule mostly waits on containers: with molecule
-# in the same run they go beside it, one after the other, their output printed when molecule ends
-# (RUNBOOK_SERIAL_STAGES=1 runs everything in turn).
+# sanity, integration and lint need little but the CPU, molecule often waits on containers: with
+# molecule in the same run they go beside it, one after the other, their output printed when
+# molecule ends (RUNBOOK_SERIAL_STAGES=1 runs everything in turn).
 LOGDIR=$REPO/.build/stages
 rm -rf "$LOGDIR" && mkdir -p "$LOGDIR"
 declare -a BESIDE=()
 if [ -z "${RUNBOOK_SERIAL_STAGES:-}" ] && [[ " ${STAGES[*]} " == *" molecule "* ]]; then
-  for stage in integration lint; do [[ " ${STAGES[*]} " == *" $stage "* ]] && BESIDE+=("$stage"); done
+  for stage in sanity integration lint; do [[ " ${STAGES[*]} " == *" $stage "* ]] && BESIDE+=("$stage"); done
 fi
 for stage in "${STAGES[@]}"; do
   [[ " ${BESIDE[*]} " == *" $stage "* ]] && continue
@@ -132,9 +124,11 @@ for stage in "${STAGES[@]}"; do
     SUMMARY+=("$(cat "$LOGDIR/$stage.summary")")
     grep -q ' ok ' "$LOGDIR/$stage.summary" || FAILED=1
   else
-    SUMMARY+=("$(printf '%-12s %-7s %4ss' "$stage" FAILED '?')"); FAILED=1
+    SUMMARY+=("$(printf '%-12s %-7s %5ss' "$stage" FAILED '?')"); FAILED=1
   fi
 done
 echo "==================== summary ===================="
 printf '%s\n' "${SUMMARY[@]}"
+printf '%-12s %-7s %5ss  %s\n' total "$( [ "$FAILED" = 0 ] && echo ok || echo FAILED )" "$(( $(date +%s) - BEGIN ))" \
+  "wall time of make test after the venv (stages beside molecule overlap it)"
 exit $FAILED
