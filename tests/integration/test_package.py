@@ -79,9 +79,9 @@ def installed(tmp_path_factory):
     assert tarball.is_file()
 
     deps = work / 'deps'
-    todo, linked = dict(GALAXY['dependencies']), {}
+    todo, linked = list(GALAXY['dependencies']), {}
     while todo:
-        name, _ = todo.popitem()
+        name = todo.pop()
         if name in linked:
             continue
         source = bundled(name)
@@ -89,7 +89,7 @@ def installed(tmp_path_factory):
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(source, target_is_directory=True)
         linked[name] = manifest(source)['version']
-        todo.update(manifest(source)['dependencies'] or {})
+        todo.extend(manifest(source)['dependencies'] or {})
 
     collections = work / 'collections'
     collections.mkdir()
