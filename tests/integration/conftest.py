@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
@@ -23,9 +22,7 @@ from pgsandbox import Cluster, free_port  # noqa: E402  pylint: disable=wrong-im
 def pg():
     """A throwaway PostgreSQL for the whole session (socket trusted, TCP 127.0.0.1 with a password)."""
     base = Path(tempfile.mkdtemp(prefix='runbook-pg-', dir='/tmp' if os.geteuid() == 0 else None))
-    began = time.monotonic()
     cluster = Cluster(base / 'pg', password=PASSWORD).start()
-    cluster.started_in = time.monotonic() - began
     yield cluster
     cluster.destroy()
     base.rmdir() if base.exists() else None

@@ -19,13 +19,6 @@ def by_name(result):
     return {(t['schema'], t['name']): t for t in result['tables']}
 
 
-def test_fixture_starts_fast_enough_to_use_per_session(pg):
-    # Not a timing assert on product code: the fixture's promise (under 2 s) is reported.
-    print(f'throwaway PostgreSQL started in {pg.started_in:.2f}s')
-    with psycopg.connect(**pg.conninfo()) as conn:
-        assert conn.execute('SELECT 1').fetchone() == (1,)
-
-
 def test_check_mode_plans_and_changes_nothing_then_real_run_matches_then_idempotent(pg, db, run_module):
     name, conn = db
     make_table(conn, 'public', 'bloated', 20_000, dead=8_000)

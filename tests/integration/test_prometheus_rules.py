@@ -15,8 +15,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / 'prometheus' / 'rules' / 'runbook.rules.yml'
 RULE_TESTS = REPO / 'prometheus' / 'rules' / 'runbook.rules.test.yml'
-# Playbooks named in CONTRACTS.md that other changes add (not necessarily in this checkout yet).
-CONTRACT_PLAYBOOKS = {'dr-failover.yml', 'connection-issues.yml', 'pgbackrest.yml', 'pgbackrest-backup.yml'}
 # NOA incident response: P0 5 minutes, P1 15 minutes (10 for the disk and connection incidents of
 # the runbooks), P2 1 hour, P3 24 hours.
 RESPONSE = {'P0': '5 minutes', 'P1': ('15 minutes', '10 minutes'), 'P2': '1 hour', 'P3': '24 hours'}
@@ -50,7 +48,7 @@ def test_promtool_test_rules():
 def test_every_alert_has_severity_response_and_playbook():
     names = [rule['alert'] for rule in alerts()]
     assert len(names) == len(set(names)), 'alert names must be unique'
-    playbooks = {p.name for p in (REPO / 'playbooks').glob('*.yml')} | CONTRACT_PLAYBOOKS
+    playbooks = {p.name for p in (REPO / 'playbooks').glob('*.yml')}
     for rule in alerts():
         severity = rule['labels']['severity']
         assert severity in RESPONSE, (rule['alert'], severity)

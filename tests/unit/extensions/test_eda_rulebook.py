@@ -71,10 +71,10 @@ def test_rulebook_alerts_exist_in_the_prometheus_rules_and_every_rule_is_throttl
         action = rule['action']['run_playbook']
         for name in names:
             playbooks[name] = (action['name'], action.get('extra_vars', {}))
-    assert playbooks['DiskSpaceCritical'][0] == 'runbook.maintenance.disk-emergency'
+    assert playbooks['DiskSpaceCritical'][0] == 'runbook.maintenance.disk_emergency'
     assert playbooks['RunbookBackupTooOld'][0] == 'runbook.maintenance.backup'
-    assert playbooks['PostgreSQLDown'] == ('runbook.maintenance.dr-failover',
+    assert playbooks['PostgreSQLDown'] == ('runbook.maintenance.dr_failover',
                                            {'failover_action': "{{ runbook_eda_failover_action | default('check') }}"})
-    assert playbooks['PostgreSQLReplicationBroken'][0] == 'runbook.maintenance.dr-failover'
-    assert playbooks['PostgreSQLTooManyConnections'] == ('runbook.maintenance.connection-issues',
+    assert playbooks['PostgreSQLReplicationBroken'][0] == 'runbook.maintenance.dr_failover'
+    assert playbooks['PostgreSQLTooManyConnections'] == ('runbook.maintenance.connection_issues',
                                                          {'connection_issues_report_only': True})
