@@ -4,6 +4,8 @@
 # shellcheck disable=SC2317  # stage_* functions are called indirectly
 set -uo pipefail
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+# Tests that need a tool make test installs (pg_repack, promtool) fail rather than skip without it.
+export RUNBOOK_MAKE_TEST=1
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$REPO" || exit 1
 STAGES=("$@")
