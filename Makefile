@@ -11,6 +11,7 @@ COLL_LINK   := $(COLLECTIONS)/ansible_collections/runbook/maintenance
 SANDBOX     := $(REPO)/.sandbox/pg
 SANDBOX_PORT ?= 54329
 REPORTS     := $(REPO)/.sandbox/reports
+SANDBOX_INVENTORY := $(REPO)/.sandbox/inventory.yml
 PIP_FLAGS   ?= --disable-pip-version-check --no-input -q
 
 export PATH := $(VENV)/bin:$(PATH)
@@ -22,11 +23,14 @@ export ANSIBLE_HOME := $(BUILD)/ansible-home
 .PHONY: help venv venv-test collection demo demo-stop test check sanity units integration lint molecule build clean
 
 help:
-	@echo "make demo       weekly maintenance against a sandbox PostgreSQL, with a summary"
+	@echo "make demo       weekly maintenance against a sandbox PostgreSQL, with a summary;"
+	@echo "                writes .sandbox/inventory.yml for your own runs against the sandbox"
 	@echo "make demo-stop  stop the sandbox PostgreSQL"
+	@echo "make check      the quick tier for the edit loop: sanity of changed files, units, lint (under 3 minutes)"
 	@echo "make test       every check: sanity, unit, integration, ansible-lint, molecule"
 	@echo "make check      quick tier for the edit loop: sanity of changed files, units, lint of changed YAML"
 	@echo "make build      build the collection tarball"
+	@echo "make clean      stop the sandbox, remove .build, .sandbox and tests/output (docs/testing.md: what else to remove)"
 
 # ---- environment ---------------------------------------------------------------------------
 $(VENV)/.stamp-runtime: requirements.txt
@@ -50,15 +54,16 @@ collection:
 
 # ---- demo ----------------------------------------------------------------------------------
 demo: venv
-	@$(VPY) scripts/pgsandbox.py start --dir $(SANDBOX) --port $(SANDBOX_PORT)
+	@$(VPY) scripts/pgsandbox.py start --dir $(SANDBOX) --port $(SANDBOX_PORT) --inventory $(SANDBOX_INVENTORY)
 	@$(VPY) scripts/demo_workload.py --socket $(SANDBOX)/run --port $(SANDBOX_PORT)
 	@rm -f $(REPORTS)/*.txt $(REPORTS)/*.json
-	ansible-playbook -i inventories/local playbooks/maintenance-weekly.yml \
-	  -e runbook_pg_login_unix_socket=$(SANDBOX)/run -e runbook_pg_login_port=$(SANDBOX_PORT) \
-	  -e maintenance_report_dir=$(REPORTS) -e maintenance_force=true $(DEMO_ARGS)
-	@echo; echo "================ summary ($$(ls -t $(REPORTS)/*.txt | head -1)) ================"; \
-	  cat "$$(ls -t $(REPORTS)/*.txt | head -1)"; \
-	  echo; echo "Sandbox PostgreSQL still running (socket $(SANDBOX)/run, port $(SANDBOX_PORT)); 'make demo-stop' stops it."
+	ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook -i .sandbox/inventory.yml playbooks/maintenance-weekly.yml \
+	  -e maintenance_force=true $(DEMO_ARGS)
+	@echo; echo "The summary above is also in $$(ls -t $(REPORTS)/*.txt | head -1) (and .json)."; \
+	  echo "Sandbox PostgreSQL still running (socket $(SANDBOX)/run, port $(SANDBOX_PORT)). Try:"; \
+	  echo "  source .venv/bin/activate"; \
+	  echo "  ansible-playbook -i .sandbox/inventory.yml playbooks/maintenance-weekly.yml --check"; \
+	  echo "'make demo-stop' stops it; 'make clean' removes it."
 
 demo-stop:
 	@if [ -x $(VPY) ]; then $(VPY) scripts/pgsandbox.py stop --dir $(SANDBOX); \

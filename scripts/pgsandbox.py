@@ -3,7 +3,7 @@
 Written by hand because no maintained library starts a cluster from Debian's binaries as a
 non-root user under a root session (testing.postgresql and pytest-postgresql assume neither).
 
-    python scripts/pgsandbox.py start --dir .sandbox/pg --port 54329
+    python scripts/pgsandbox.py start --dir .sandbox/pg --port 54329 [--inventory .sandbox/inventory.yml]
     python scripts/pgsandbox.py stop --dir .sandbox/pg
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -180,11 +181,56 @@ class Cluster:
                 'login_user': 'postgres', 'login_db': dbname}
 
 
+def write_inventory(cluster: Cluster, path: Path) -> None:
+    """An inventory that points the playbooks at this cluster (what `make demo` runs and prints).
+
+    Everything the runs write goes under the inventory's directory (reports, breakers, backups,
+    rollback snapshots), and the rollback point is the sandbox's own configuration. Nothing of
+    the host is touched: no package updates, no Docker cleanup, no log cleanup of /var/log.
+    """
+    state = Path(path).absolute().parent
+    state.mkdir(parents=True, exist_ok=True)
+    host_vars = {
+        'ansible_connection': 'local',
+        'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+        'runbook_pg_login_unix_socket': str(cluster.run),
+        'runbook_pg_login_port': cluster.port,
+        'runbook_pg_login_user': 'postgres',
+        'maintenance_report_dir': str(state / 'reports'),
+        'runbook_breaker_state_dir': str(state / 'breakers'),
+        'backup_dir': str(state / 'backups'),
+        'maintenance_rollback_dir': str(state / 'rollback'),
+        'maintenance_rollback_files': [str(cluster.data / name) for name in
+                                       ('postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf')],
+        'maintenance_rollback_packages': False,
+        'maintenance_package_updates': False,
+        'maintenance_image_updates': False,
+        'maintenance_docker_cleanup': False,
+        'log_cleanup_paths': [],
+        'maintenance_window_timezone': 'UTC',
+    }
+    lines = [
+        '---',
+        '# Written by scripts/pgsandbox.py (`make demo`): the sandbox PostgreSQL as host localhost.',
+        '# Rewritten on every `make demo`; removed with .sandbox by `make clean`.',
+        '#   ansible-playbook -i .sandbox/inventory.yml playbooks/maintenance-weekly.yml --check',
+        'all:',
+        '  children:',
+        '    databases:',
+        '      hosts:',
+        '        localhost:',
+    ]
+    lines += [f'          {key}: {json.dumps(value)}' for key, value in host_vars.items()]
+    Path(path).write_text('\n'.join(lines) + '\n', encoding='utf-8')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('action', choices=['start', 'stop', 'status', 'destroy'])
     parser.add_argument('--dir', required=True, type=Path)
     parser.add_argument('--port', type=int, default=54329)
+    parser.add_argument('--inventory', type=Path,
+                        help='start: also write an Ansible inventory for this cluster to this file')
     args = parser.parse_args()
     try:
         cluster = Cluster(args.dir, port=args.port)
@@ -194,6 +240,9 @@ def main() -> int:
             print(f'sandbox PostgreSQL running: socket {cluster.run}, port {cluster.port}, '
                   f'data {cluster.data} (as {cluster.owner or pwd.getpwuid(os.geteuid()).pw_name}), '
                   f'{time.monotonic() - began:.1f}s')
+            if args.inventory:
+                write_inventory(cluster, args.inventory)
+                print(f'inventory for it: {args.inventory}')
         elif args.action == 'stop':
             cluster.stop()
             print('sandbox PostgreSQL stopped')
