@@ -22,6 +22,7 @@ stage_deps() {
   tests/scripts/docker-engine.sh || return 1
   tests/scripts/tools.sh || return 1  # promtool, Java 17 (ansible-rulebook)
   tests/scripts/build-image.sh || return 1
+  tests/scripts/build-db-image.sh || return 1
 }
 
 stage_sanity() {
@@ -52,7 +53,8 @@ stage_lint() {
 MOLECULE_LONGEST_FIRST=(default monthly image_updates pgbackrest failover complete_recovery dr service_failure backup schedule disk_emergency)
 
 stage_molecule() {
-  tests/scripts/docker-engine.sh >/dev/null && tests/scripts/build-image.sh >/dev/null || return 1
+  tests/scripts/docker-engine.sh >/dev/null && tests/scripts/build-image.sh >/dev/null \
+    && tests/scripts/build-db-image.sh >/dev/null || return 1
   # Scenarios run in two lanes at once (each has its own containers and ephemeral directory):
   # most of their time is spent waiting on docker exec, not on the CPU. A lane takes the next
   # scenario from a shared queue when it is free.
