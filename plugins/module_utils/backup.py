@@ -32,6 +32,8 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile impor
 
 # A manifest lists tables and files: tens of MiB would already be a very large database.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# A backup created up to this far in the future is clock skew between hosts, not an error.
+FUTURE_TOLERANCE_S = 300
 
 CHUNK_SIZE = 1024 * 1024
 FORMATS = ('custom', 'directory', 'tar', 'plain')
@@ -64,6 +66,10 @@ KIND_LABELS = {
 
 
 # ---- hashing ---------------------------------------------------------------------------------
+class CheckFailed(Exception):
+    """A verification check's verdict: failed, with the reason (backup_verify, pgbackrest_verify)."""
+
+
 def sha256_file(path: str) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks (constant memory whatever the size)."""
     digest = hashlib.sha256()

@@ -137,8 +137,10 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest imp
     STANZA_RE,
     PgBackRestError,
     dependants,
+    find_pgbackrest,
     parse_info,
     parse_verify,
+    pgbackrest_argv,
     plan_expire,
     set_verdicts,
 )
@@ -153,18 +155,13 @@ class PgBackRestExpire:
             errors.append(f"stanza must be letters, digits, '_', '.' or '-', got {p['stanza']!r}")
         if errors:
             module.fail_json(msg='Invalid options: ' + '; '.join(errors))
-        self.binary = p['pgbackrest_bin'] or module.get_bin_path('pgbackrest')
+        self.binary = find_pgbackrest(module, p['pgbackrest_bin'])
         if not self.binary:
             module.fail_json(msg='pgbackrest not found on the PATH: install pgBackRest or set pgbackrest_bin')
 
     def pgbackrest(self, *args: str, quiet: bool = True) -> str:
         p = self.module.params
-        argv = [self.binary, f"--stanza={p['stanza']}"]
-        if quiet:  # read-only commands: no log file, stdout is the output alone
-            argv += ['--log-level-file=off', '--log-level-console=off', '--log-level-stderr=error']
-        if p['config']:
-            argv.append(f"--config={p['config']}")
-        argv.extend(args)
+        argv = pgbackrest_argv(self.binary, p['stanza'], p['config'], args, quiet)
         rc, out, err = self.module.run_command(argv, expand_user_and_vars=False)
         if rc != 0:
             raise PgBackRestError(f"pgbackrest {' '.join(args)} failed (exit {rc}): "
