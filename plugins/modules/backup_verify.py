@@ -365,13 +365,12 @@ DEPRECATED_STANZA = ('pgbackrest_stanza is deprecated: use runbook.maintenance.p
                      'checks and returns the same keys (pgbackrest_stanza becomes stanza, pgbackrest_config becomes '
                      'config; pgbackrest_bin, checks, max_age, max_wal_age, wal_segment_size and fail_on_error keep '
                      'their names)')
-STANZA_REMOVED_IN = '1.0.0'
 
 
 def verify_stanza(module: AnsibleModule) -> None:
     """The deprecated pgbackrest_stanza: pgbackrest_verify's code, with backup_verify's option names
     and its artefact-only keys (null) in the result, as before."""
-    module.deprecate(DEPRECATED_STANZA, version=STANZA_REMOVED_IN, collection_name='runbook.maintenance')
+    module.deprecate(DEPRECATED_STANZA, version='1.0.0', collection_name='runbook.maintenance')
     if module.params['checks'] is None:
         module.params['checks'] = list(PGBACKREST_CHECKS)
     verifier = StanzaVerifier(module, 'pgbackrest_stanza', 'pgbackrest_config',

@@ -24,9 +24,9 @@ description:
     (C(pgbackrest verify) reports neither).
   - Read-only, never reports a change. Fails when a check fails, naming every failed check,
     unless O(fail_on_error=false).
-  - Replaces the O(runbook.maintenance.backup_verify#module:pgbackrest_stanza) option of
-    C(runbook.maintenance.backup_verify), which runs the same code and returns the same keys until
-    it is removed. Option names follow C(runbook.maintenance.pgbackrest_expire).
+  - Replaces the deprecated O(runbook.maintenance.backup_verify#module:pgbackrest_stanza), which
+    runs the same code and returns the same keys until it is removed. Option names follow
+    C(runbook.maintenance.pgbackrest_expire).
 author:
   - Runbook Maintainers (@runbook-maintenance)
 attributes:
