@@ -141,7 +141,10 @@ failures:
   returned: always
   type: list
   elements: str
-  sample: ['wal_age: the newest archived WAL segment 00000001000000A2000000C4 reached the repository 2h 3m ago, more than max_wal_age 15m (the RPO): archiving is stuck, or archive_timeout is not set on a quiet database']
+  sample:
+    - >-
+      wal_age: the newest archived WAL segment 00000001000000A2000000C4 reached the repository 2h 3m ago,
+      more than max_wal_age 15m (the RPO): archiving is stuck, or archive_timeout is not set on a quiet database
 age_s:
   description: Age in seconds of the newest backup, from its end (null when V(age) did not run or found none).
   returned: always
