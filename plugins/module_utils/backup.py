@@ -573,6 +573,23 @@ def is_candidate(name: str, pattern: str = '*') -> bool:
             and fnmatch.fnmatchcase(name, pattern))
 
 
+def scan_artefacts(directory: str, pattern: str = '*') -> list[Entry]:
+    """The artefacts of a backup directory (not its subdirectories): regular files and
+    directory-format dumps (holding toc.dat), never symlinks, manifests or hidden partial files.
+    Raises OSError (FileNotFoundError, NotADirectoryError, ...)."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not is_candidate(entry.name, pattern) or entry.is_symlink():
+                continue
+            if entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                found.append(Entry(entry.name, entry.path, info.st_size, info.st_mtime))
+            elif entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, TOC_FILE)):
+                found.append(Entry(entry.name, entry.path, tree_size(entry.path), entry.stat().st_mtime))
+    return found
+
+
 def newest_first(entries: list[Entry]) -> list[Entry]:
     """Newest (modification time, then name) first."""
     return sorted(entries, key=lambda e: (e.mtime, e.name), reverse=True)

@@ -42,6 +42,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     previous_of,
     read_manifest,
     read_tar,
+    scan_artefacts,
     sha256_file,
     size_drop_problem,
     sniff,
@@ -159,17 +160,7 @@ class LocalSource:
 
 def list_directory(directory: str, pattern: str) -> list[Entry]:
     """The artefacts of a directory: regular files and directory-format dumps, never symlinks."""
-    found = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if not is_candidate(entry.name, pattern) or entry.is_symlink():
-                continue
-            if entry.is_file(follow_symlinks=False):
-                info = entry.stat(follow_symlinks=False)
-                found.append(Entry(entry.name, entry.path, info.st_size, info.st_mtime))
-            elif entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, TOC_FILE)):
-                found.append(Entry(entry.name, entry.path, tree_size(entry.path), entry.stat().st_mtime))
-    return found
+    return scan_artefacts(directory, pattern)
 
 
 class S3Source:

@@ -29,6 +29,8 @@ description:
   - In check mode lists what would be expired and why, and expires nothing.
 author:
   - Runbook Maintainers (@runbook-maintenance)
+extends_documentation_fragment:
+  - runbook.maintenance.pgbackrest
 attributes:
   check_mode:
     support: full
@@ -40,16 +42,6 @@ attributes:
     support: full
     description: Applying the policy to what it kept expires nothing more.
 options:
-  stanza:
-    description: The pgBackRest stanza.
-    type: str
-    required: true
-  config:
-    description: pgBackRest configuration file. Default, pgBackRest's own (C(/etc/pgbackrest/pgbackrest.conf)).
-    type: path
-  pgbackrest_bin:
-    description: The pgbackrest executable. Default, C(pgbackrest) on the PATH.
-    type: path
   daily:
     description: Days whose newest full set is kept.
     type: int
@@ -73,9 +65,9 @@ options:
     description: The verdict on the newest set from the caller's own verification; overrides what O(verify) found for it.
     type: bool
 notes:
-  - Run it as the repository's owner (C(become_user=postgres)).
   - C(pgbackrest expire --set) is pgBackRest's own, which refuses to expire the newest backup set.
 seealso:
+  - module: runbook.maintenance.pgbackrest_verify
   - module: runbook.maintenance.backup_verify
   - module: runbook.maintenance.backup_prune
 '''

@@ -29,6 +29,8 @@ description:
     C(runbook.maintenance.pgbackrest_expire).
 author:
   - Runbook Maintainers (@runbook-maintenance)
+extends_documentation_fragment:
+  - runbook.maintenance.pgbackrest
 attributes:
   check_mode:
     support: full
@@ -40,16 +42,6 @@ attributes:
     support: full
     description: Changes nothing.
 options:
-  stanza:
-    description: The pgBackRest stanza.
-    type: str
-    required: true
-  config:
-    description: pgBackRest configuration file. Default, pgBackRest's own (C(/etc/pgbackrest/pgbackrest.conf)).
-    type: path
-  pgbackrest_bin:
-    description: The pgbackrest executable. Default, C(pgbackrest) on the PATH.
-    type: path
   checks:
     description: The checks to run, see the description.
     type: list
@@ -79,8 +71,8 @@ options:
 requirements:
   - pgBackRest 2.38 or later on the host running the module
 notes:
-  - Run it as the repository's owner (C(become_user=postgres)); pgBackRest writes no log file for
-    these commands.
+  - pgBackRest writes no log file for these commands (a root-owned log would stop the repository
+    owner's own runs).
 seealso:
   - module: runbook.maintenance.pgbackrest_expire
   - module: runbook.maintenance.backup_verify
