@@ -32,6 +32,8 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile impor
 
 # A manifest lists tables and files: tens of MiB would already be a very large database.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# A backup created up to this far in the future is clock skew between hosts, not an error.
+FUTURE_TOLERANCE_S = 300
 
 CHUNK_SIZE = 1024 * 1024
 FORMATS = ('custom', 'directory', 'tar', 'plain')
@@ -64,6 +66,10 @@ KIND_LABELS = {
 
 
 # ---- hashing ---------------------------------------------------------------------------------
+class CheckFailed(Exception):
+    """A verification check's verdict: failed, with the reason (backup_verify, pgbackrest_verify)."""
+
+
 def sha256_file(path: str) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks (constant memory whatever the size)."""
     digest = hashlib.sha256()
@@ -565,6 +571,23 @@ def is_candidate(name: str, pattern: str = '*') -> bool:
     (partial files of a running backup start with a dot), matching the pattern."""
     return (bool(name) and not name.endswith(MANIFEST_SUFFIX) and not name.startswith('.')
             and fnmatch.fnmatchcase(name, pattern))
+
+
+def scan_artefacts(directory: str, pattern: str = '*') -> list[Entry]:
+    """The artefacts of a backup directory (not its subdirectories): regular files and
+    directory-format dumps (holding toc.dat), never symlinks, manifests or hidden partial files.
+    Raises OSError (FileNotFoundError, NotADirectoryError, ...)."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not is_candidate(entry.name, pattern) or entry.is_symlink():
+                continue
+            if entry.is_file(follow_symlinks=False):
+                info = entry.stat(follow_symlinks=False)
+                found.append(Entry(entry.name, entry.path, info.st_size, info.st_mtime))
+            elif entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, TOC_FILE)):
+                found.append(Entry(entry.name, entry.path, tree_size(entry.path), entry.stat().st_mtime))
+    return found
 
 
 def newest_first(entries: list[Entry]) -> list[Entry]:

@@ -27,8 +27,30 @@ STANZA_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
 DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024
 
 
+# Read-only commands: no log file (a root-owned log would stop the repository owner's own runs),
+# console output off so stdout is the command's output alone.
+QUIET_OPTIONS = ('--log-level-file=off', '--log-level-console=off', '--log-level-stderr=error')
+
+
 class PgBackRestError(ValueError):
     """pgBackRest's output cannot be read as expected."""
+
+
+def pgbackrest_argv(binary: str, stanza: str, config: str | None, args, quiet: bool = True) -> list[str]:
+    """The command line of one pgBackRest command on a stanza (the options the modules share:
+    stanza, config, pgbackrest_bin); ``quiet`` for the read-only ones (QUIET_OPTIONS)."""
+    argv = [binary, f'--stanza={stanza}']
+    if quiet:
+        argv.extend(QUIET_OPTIONS)
+    if config:
+        argv.append(f'--config={config}')
+    argv.extend(args)
+    return argv
+
+
+def find_pgbackrest(module, pgbackrest_bin: str | None) -> str | None:
+    """pgbackrest_bin, else pgbackrest on the PATH (None when there is none)."""
+    return pgbackrest_bin or module.get_bin_path('pgbackrest')
 
 
 @dataclass(frozen=True)

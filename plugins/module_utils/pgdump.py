@@ -11,7 +11,6 @@ password in the environment only. Needs psycopg and the client tools.
 from __future__ import annotations
 
 import datetime
-import glob
 import os
 import socket
 import time
@@ -21,6 +20,15 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     manifest_content,
     sha256_file,
     tree_size,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgclient import (
+    ToolError,
+    exact_row_counts,
+    find_bin,
+    libpq_environment,
+    list_tables,
+    run_tool,
+    tool_version,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import connection_kwargs, scrub, server_version
 from ansible_collections.runbook.maintenance.plugins.module_utils.restore import dump_pattern
@@ -38,56 +46,8 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.safefile impor
 
 try:
     import psycopg
-    from psycopg import sql
 except ImportError:  # the callers check for psycopg first
     psycopg = None
-    sql = None
-
-LIBPQ_ENV = {'host': 'PGHOST', 'port': 'PGPORT', 'user': 'PGUSER', 'password': 'PGPASSWORD', 'dbname': 'PGDATABASE',
-             'sslmode': 'PGSSLMODE', 'sslrootcert': 'PGSSLROOTCERT', 'connect_timeout': 'PGCONNECT_TIMEOUT',
-             'application_name': 'PGAPPNAME'}
-
-
-class ToolError(Exception):
-    """A client tool or a query failed; the message is password-free."""
-
-
-def libpq_environment(params: dict, dbname: str) -> dict:
-    """PG* variables for pg_dump/pg_restore/psql: the password travels here, never in argv."""
-    kwargs = connection_kwargs(params, dbname)
-    return {LIBPQ_ENV[key]: str(value) for key, value in kwargs.items() if key in LIBPQ_ENV}
-
-
-def find_bin(module, name: str, pg_bin_dir: str | None = None) -> str:
-    """pg_bin_dir/name, else the newest /usr/lib/postgresql/*/bin/name, else PATH. Raises ToolError."""
-    if pg_bin_dir:
-        candidate = os.path.join(pg_bin_dir, name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-        raise ToolError(f'{name} not found in pg_bin_dir {pg_bin_dir}')
-
-    def major(directory: str) -> int:
-        part = directory.split('/')[-2]
-        return int(part) if part.isdigit() else 0
-
-    for directory in sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=major, reverse=True):
-        if os.access(os.path.join(directory, name), os.X_OK):
-            return os.path.join(directory, name)
-    found = module.get_bin_path(name)
-    if not found:
-        raise ToolError(f'{name} not found: install the PostgreSQL client tools or set pg_bin_dir')
-    return found
-
-
-def run_tool(module, argv: list[str], env: dict, what: str, params: dict) -> str:
-    """Run a client tool; fail on a non-zero exit or any stderr line that is not a warning.
-    Returns stdout."""
-    rc, out, err = module.run_command(argv, environ_update=env, expand_user_and_vars=False)
-    problems = [line for line in (err or '').splitlines() if line.strip() and 'warning' not in line.lower()]
-    if rc != 0 or problems:
-        raise ToolError(scrub(f"{what} exited with {rc}: {' '.join((err or out).split())[:2000]}", params))
-    return out
-
 
 # Below this much free space after a dump, the dump is read back end to end: pg_dump (15) can lose
 # its last output buffer to ENOSPC and still exit 0 with a truncated archive.
@@ -115,6 +75,45 @@ def check_dump_complete(module, path: str, dump_format: str, pg_bin_dir: str | N
     rc, _out, err = module.run_command(argv, expand_user_and_vars=False)
     if rc != 0:
         raise ToolError(f"the dump is incomplete, pg_restore cannot read it back: {' '.join(err.split())[:500]}{hint}")
+
+
+def dump_in_snapshot(module, conn, params: dict, dbname: str, target: str, dump_format: str = 'custom',
+                     jobs: int = 1, tables: list | None = None, row_counts: str = 'exact',
+                     pg_bin_dir: str | None = None, application_name: bool = True) -> dict:
+    """pg_dump of ``dbname`` into ``target`` in the snapshot of ``conn`` (a fresh connection to
+    ``dbname``, not in a transaction), so the row counts recorded are those of the very data dumped.
+
+    ``dump_format`` custom (-Fc) or directory (-Fd, ``jobs`` workers); ``tables``, (schema, name)
+    pairs, dumps only those (--strict-names: each must exist); ``row_counts`` exact (count(*) in the
+    snapshot), estimate (the planner's) or none. Returns the manifest's database part: database,
+    server_version, pg_dump_version, tables [{schema, name, rows}], row_counts. Raises ToolError
+    (the tool) or psycopg.Error (the queries); the caller closes ``conn``."""
+    conn.execute('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+    snapshot = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
+    listed = list_tables(conn)
+    if tables is not None:
+        wanted = {tuple(t) for t in tables}
+        listed = [row for row in listed if (row[0], row[1]) in wanted]
+    counts = exact_row_counts(conn, tables=listed)[0] if row_counts == 'exact' else {}
+    rows = []
+    for schema, table, _kind, estimate in listed:
+        if row_counts == 'exact':
+            count = counts[(schema, table)]
+        else:
+            count = max(estimate, 0) if row_counts == 'estimate' else None
+        rows.append({'schema': schema, 'name': table, 'rows': count})
+    pg_dump = find_bin(module, 'pg_dump', pg_bin_dir)
+    argv = [pg_dump, '--snapshot', snapshot, '--no-password', '-f', target,
+            '-Fc' if dump_format == 'custom' else '-Fd']
+    if dump_format == 'directory':
+        argv += ['-j', str(jobs)]
+    for table in tables or []:
+        argv += ['-t', dump_pattern(tuple(table))]
+    if tables:
+        argv.append('--strict-names')
+    run_tool(module, argv, libpq_environment(params, dbname, application_name), 'pg_dump', params)
+    return {'database': dbname, 'server_version': server_version(conn)['full'],
+            'pg_dump_version': tool_version(module, pg_dump), 'tables': rows, 'row_counts': row_counts}
 
 
 def dump_database(module, params: dict, dbname: str, dest_dir: str, name: str, tables: list | None = None,
@@ -146,30 +145,8 @@ def dump_database(module, params: dict, dbname: str, dest_dir: str, name: str, t
         except psycopg.Error as exc:
             raise ToolError(scrub(f"cannot connect to {dbname}: {' '.join(str(exc).split())}", params)) from None
         try:
-            conn.execute('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-            snapshot = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
-            listed = conn.execute(
-                "SELECT n.nspname, c.relname FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)' "
-                "ORDER BY 1, 2").fetchall()
-            wanted = None if tables is None else {tuple(t) for t in tables}
-            rows = []
-            for schema, table in listed:
-                if wanted is not None and (schema, table) not in wanted:
-                    continue
-                count = conn.execute(sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(schema, table))).fetchone()[0]
-                rows.append({'schema': schema, 'name': table, 'rows': count})
-            pg_dump = find_bin(module, 'pg_dump', pg_bin_dir)
-            argv = [pg_dump, '--snapshot', snapshot, '--no-password', '-f', partial, '-Fc']
-            for table in tables or []:
-                argv += ['-t', dump_pattern(tuple(table))]
-            if tables:
-                argv.append('--strict-names')
-            run_tool(module, argv, libpq_environment(params, dbname), 'pg_dump', params)
-            version = module.run_command([pg_dump, '--version'], expand_user_and_vars=False)[1].strip()
-            manifest.update(database=dbname, server_version=server_version(conn)['full'], pg_dump_version=version,
-                            tables=rows, row_counts='exact')
+            manifest.update(dump_in_snapshot(module, conn, params, dbname, partial, tables=tables,
+                                             pg_bin_dir=pg_bin_dir))
         except psycopg.Error as exc:
             raise ToolError(scrub(f"dump of {dbname} failed: {' '.join(str(exc).split())}", params)) from None
         finally:

@@ -29,9 +29,9 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     Entry,
     compare_rows,
     format_timestamp,
-    is_candidate,
     newest_first,
     parse_timestamp,
+    scan_artefacts,
     sha256_file,
     tree_size,
 )
@@ -154,17 +154,8 @@ class Choice:
 def list_artefacts(directory: str, pattern: str = '*') -> list[Entry]:
     """The artefacts of a backup directory: regular files and directory-format dumps (holding
     toc.dat), never symlinks, manifests or hidden partial files. Raises RestoreError."""
-    found = []
     try:
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if not is_candidate(entry.name, pattern) or entry.is_symlink():
-                    continue
-                if entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
-                    found.append(Entry(entry.name, entry.path, info.st_size, info.st_mtime))
-                elif entry.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(entry.path, TOC_FILE)):
-                    found.append(Entry(entry.name, entry.path, tree_size(entry.path), entry.stat().st_mtime))
+        found = scan_artefacts(directory, pattern)
     except FileNotFoundError:
         raise RestoreError(f'latest_in {directory} does not exist') from None
     except NotADirectoryError:

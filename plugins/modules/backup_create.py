@@ -139,7 +139,6 @@ duration_s:
 '''
 
 import datetime
-import glob
 import os
 import socket
 import tarfile
@@ -147,15 +146,25 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.maintenance.plugins.module_utils.backup import manifest_bytes, manifest_content, sha256_file
-from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import check_dump_complete
+from ansible_collections.runbook.maintenance.plugins.module_utils.backup import (
+    manifest_bytes,
+    manifest_content,
+    sha256_file,
+    tree_size,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgclient import (
+    ToolError,
+    find_bin,
+    libpq_environment,
+    run_tool,
+    tool_version,
+)
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import check_dump_complete, dump_in_snapshot
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     check_connection_options,
     connect,
-    connection_kwargs,
     postgres_common_argument_spec,
     scrub,
-    server_version,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import (
     UnsafePath,
@@ -169,36 +178,6 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.safefile impor
     set_tree_mode,
     shared_dir_warning,
 )
-
-try:
-    from psycopg import sql
-except ImportError:  # reported by connect()
-    sql = None
-
-
-def find_bin(module: AnsibleModule, name: str) -> str:
-    if module.params['pg_bin_dir']:
-        candidate = os.path.join(module.params['pg_bin_dir'], name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-        module.fail_json(msg=f"{name} not found in pg_bin_dir {module.params['pg_bin_dir']}")
-
-    def major(directory: str) -> int:
-        part = directory.split('/')[-2]
-        return int(part) if part.isdigit() else 0
-
-    for directory in sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=major, reverse=True):
-        if os.access(os.path.join(directory, name), os.X_OK):
-            return os.path.join(directory, name)
-    return module.get_bin_path(name, required=True)
-
-
-def libpq_environment(params: dict, dbname: str) -> dict:
-    """PG* variables for the client tools: the password travels here, never in argv."""
-    kwargs = connection_kwargs(params, dbname)
-    mapping = {'host': 'PGHOST', 'port': 'PGPORT', 'user': 'PGUSER', 'password': 'PGPASSWORD', 'dbname': 'PGDATABASE',
-               'sslmode': 'PGSSLMODE', 'sslrootcert': 'PGSSLROOTCERT', 'connect_timeout': 'PGCONNECT_TIMEOUT'}
-    return {mapping[key]: str(value) for key, value in kwargs.items() if key in mapping}
 
 
 def parse_mode(value, what: str) -> int:
@@ -315,7 +294,7 @@ class BackupCreate:
                 check_dump_complete(self.module, target, 'plain' if kind == 'globals' else p['format'],
                                     p['pg_bin_dir'])
             set_tree_mode(target, self.mode, self.directory_mode)
-            manifest['size'] = artefact_size(target)
+            manifest['size'] = tree_size(target)
             manifest['sha256'] = sha256_file(target) if os.path.isfile(target) else None
             manifest['duration_s'] = round(time.monotonic() - began, 3)
             manifest = manifest_content(target, manifest)
@@ -349,53 +328,36 @@ class BackupCreate:
             out.flush()
             os.fsync(out.fileno())
 
-    def run_tool(self, argv: list[str], env: dict, what: str) -> None:
-        rc, out, err = self.module.run_command(argv, environ_update=env, expand_user_and_vars=False)
-        problems = [line for line in err.splitlines() if line.strip() and 'warning' not in line.lower()]
-        if rc != 0 or problems:
-            raise RuntimeError(f"{what} exited with {rc}: {' '.join((err or out).split())[:2000]}")
-
-    def version_of(self, tool: str) -> str:
-        return self.module.run_command([tool, '--version'], expand_user_and_vars=False)[1].strip()
+    def tool(self, name: str) -> str:
+        """A client tool (module_utils pgclient.find_bin); a missing one fails the task as it is."""
+        try:
+            return find_bin(self.module, name, self.module.params['pg_bin_dir'])
+        except ToolError as exc:
+            self.module.fail_json(msg=str(exc))
+        return ''  # not reached: fail_json exits
 
     def dump_database(self, partial: str) -> dict:
+        """pg_dump in the snapshot the row counts are taken in (module_utils pgdump.dump_in_snapshot).
+        PGAPPNAME is left out: pg_dump's session shows as C(pg_dump) in pg_stat_activity."""
         p = self.module.params
         conn = connect(self.module, p['login_db'], autocommit=False)
         manifest = self.base_manifest(p['format'])
         try:
-            conn.execute('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
-            snapshot = conn.execute('SELECT pg_export_snapshot()').fetchone()[0]
-            tables = conn.execute(
-                "SELECT n.nspname, c.relname, c.reltuples::bigint FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)' "
-                "ORDER BY 1, 2").fetchall()
-            rows = []
-            for schema, name, estimate in tables:
-                if p['row_counts'] == 'exact':
-                    count = conn.execute(sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(schema, name))).fetchone()[0]
-                else:
-                    count = max(estimate, 0) if p['row_counts'] == 'estimate' else None
-                rows.append({'schema': schema, 'name': name, 'rows': count})
-            pg_dump = find_bin(self.module, 'pg_dump')
-            argv = [pg_dump, '--snapshot', snapshot, '--no-password', '-f', partial,
-                    '-Fc' if p['format'] == 'custom' else '-Fd']
-            if p['format'] == 'directory':
-                argv += ['-j', str(p['jobs'])]
-            self.run_tool(argv, libpq_environment(p, p['login_db']), 'pg_dump')
-            manifest.update(database=p['login_db'], server_version=server_version(conn)['full'],
-                            pg_dump_version=self.version_of(pg_dump), tables=rows, row_counts=p['row_counts'])
+            self.tool('pg_dump')  # a missing pg_dump fails the task with its own message
+            manifest.update(dump_in_snapshot(self.module, conn, p, p['login_db'], partial, dump_format=p['format'],
+                                             jobs=p['jobs'], row_counts=p['row_counts'], pg_bin_dir=p['pg_bin_dir'],
+                                             application_name=False))
         finally:
             conn.close()
         return manifest
 
     def dump_globals(self, partial: str) -> dict:
         p = self.module.params
-        pg_dumpall = find_bin(self.module, 'pg_dumpall')
-        self.run_tool([pg_dumpall, '--globals-only', '--no-password', '-f', partial],
-                      libpq_environment(p, p['login_db']), 'pg_dumpall')
+        pg_dumpall = self.tool('pg_dumpall')
+        run_tool(self.module, [pg_dumpall, '--globals-only', '--no-password', '-f', partial],
+                 libpq_environment(p, p['login_db'], application_name=False), 'pg_dumpall', p)
         manifest = self.base_manifest('plain')
-        manifest['pg_dumpall_version'] = self.version_of(pg_dumpall)
+        manifest['pg_dumpall_version'] = tool_version(self.module, pg_dumpall)
         return manifest
 
     def archive_paths(self, work: WorkDir, name: str) -> dict:
@@ -412,12 +374,6 @@ class BackupCreate:
         manifest = self.base_manifest('tar')
         manifest['paths'] = p['paths']
         return manifest
-
-
-def artefact_size(path: str) -> int:
-    if not os.path.isdir(path):
-        return os.path.getsize(path)
-    return sum(os.lstat(os.path.join(root, name)).st_size for root, _dirs, files in os.walk(path) for name in files)
 
 
 def main() -> None:

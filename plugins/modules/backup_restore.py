@@ -392,7 +392,6 @@ queries:
 
 import os
 import shutil
-import signal
 import tempfile
 import time
 
@@ -405,13 +404,19 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     stderr_errors,
     utc_now,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import (
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgclient import (
+    Terminated,
     ToolError,
-    dump_database,
+    drop_database,
+    exact_row_counts,
     find_bin,
     libpq_environment,
+    one_line,
+    raise_on_termination,
     run_tool,
+    termination_deferred,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import dump_database
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     connection_kwargs,
     connection_option_errors,
@@ -462,24 +467,7 @@ except ImportError:
     sql = None
     PSYCOPG_IMPORT_ERROR = traceback.format_exc()
 
-TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 RENAME_ATTEMPTS = 10
-
-
-def one_line(value) -> str:
-    return ' '.join(str(value).split())
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP: unwinds through every finally block (the temporary database is dropped)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def terminate(signum, _frame) -> None:
-    raise Terminated(signum)
 
 
 class BackupRestore:
@@ -717,21 +705,11 @@ class BackupRestore:
             raise RestoreError(f"pg_restore into {temp} failed (exit {rc}): {'; '.join(errors[:3]) or 'no message'}{hint}")
 
     def count_rows(self, dbname: str, only: list[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
-        counts = {}
         try:
             with self.connect(dbname) as conn:
-                tables = conn.execute(
-                    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                    "AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1, 2").fetchall()
-                for schema, table in tables:
-                    if only is not None and (schema, table) not in only:
-                        continue
-                    query = sql.SQL('SELECT count(*) FROM {}').format(sql.Identifier(schema, table))
-                    counts[(schema, table)] = conn.execute(query).fetchone()[0]
+                return exact_row_counts(conn, only)[0]
         except psycopg.Error as exc:
             raise RestoreError(self.scrubbed(f'cannot count the rows in {dbname}: {one_line(exc)}')) from None
-        return counts
 
     def verify_counts(self, temp: str, expected: list[dict], tables: list[tuple[str, str]]) -> None:
         counts = self.count_rows(temp, tables or None)
@@ -762,8 +740,7 @@ class BackupRestore:
         """Refuse connections to the target, terminate its sessions, rename it away, rename the
         new database in. SIGTERM/SIGHUP wait until this is over: never half a swap."""
         target, previous, temp = (sql.Identifier(n) for n in (self.target, names['previous'], names['temporary']))
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING_SIGNALS)
-        try:
+        with termination_deferred():
             self.execute(admin, sql.SQL('SET lock_timeout = {}').format(sql.Literal(check_lock_timeout(self.params['lock_timeout']))))
             self.execute(admin, sql.SQL('ALTER DATABASE {} WITH ALLOW_CONNECTIONS false').format(target))
             try:
@@ -795,8 +772,6 @@ class BackupRestore:
             self.result['changed'] = True
             self.execute(admin, sql.SQL('ALTER DATABASE {} WITH ALLOW_CONNECTIONS true').format(previous))
             self.result['previous_database'] = names['previous']
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if not self.params['keep_previous']:
             try:
                 self.drop(admin, names['previous'])
@@ -852,25 +827,18 @@ class BackupRestore:
         self.result['rows'] = rows_by_label(self.count_rows(self.target, tables))
 
     def drop(self, admin, name: str) -> None:
-        target = sql.Identifier(name)
-        if admin.info.server_version >= 130000:
-            self.execute(admin, sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(target))
-        else:
-            self.execute(admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s', (name,))
-            self.execute(admin, sql.SQL('DROP DATABASE IF EXISTS {}').format(target))
+        drop_database(admin, name, lambda query, args=None: self.execute(admin, query, args))
 
     def drop_temporary(self, admin, temp: str) -> str | None:
         """Drop the temporary database whatever happened; a problem is returned, not raised."""
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING_SIGNALS)
-        try:
-            self.drop(admin, temp)
-            self.temp_dropped = True
-            return None
-        except psycopg.Error as exc:
-            return self.scrubbed(f'the temporary database {temp} could not be dropped ({one_line(exc)}): the next '
-                                 f'restore of {self.target} drops it (or drop it by hand)')
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        with termination_deferred():
+            try:
+                self.drop(admin, temp)
+                self.temp_dropped = True
+                return None
+            except psycopg.Error as exc:
+                return self.scrubbed(f'the temporary database {temp} could not be dropped ({one_line(exc)}): the next '
+                                     f'restore of {self.target} drops it (or drop it by hand)')
 
     # ---- run ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -1168,8 +1136,7 @@ def main() -> None:
         module.fail_json(msg='Invalid options: ' + '; '.join(problems))
     if psycopg is None:
         module.fail_json(msg=missing_required_lib('psycopg (version 3)'), exception=PSYCOPG_IMPORT_ERROR)
-    for signum in TERMINATING_SIGNALS:
-        signal.signal(signum, terminate)
+    raise_on_termination()
     restore = BackupRestore(module)
     try:
         result = restore.run()

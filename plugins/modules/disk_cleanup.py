@@ -263,7 +263,6 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     Candidate,
     Selection,
     check_path_policy,
-    check_size,
     open_files,
     open_parent,
     expected_release,
@@ -272,6 +271,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     unchanged,
 )
 from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import os_error_text
+from ansible_collections.runbook.maintenance.plugins.module_utils.sizes import check_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
 

@@ -416,7 +416,6 @@ import os
 import queue
 import shlex
 import signal
-import subprocess
 import threading
 import time
 
@@ -434,8 +433,9 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     server_version,
     set_session_timeouts,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import check_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.pgclient import libpq_environment, run_with_deadline
 from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json, write_json_atomic
+from ansible_collections.runbook.maintenance.plugins.module_utils.sizes import check_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.repack import (
     BACKENDS_QUERY,
     FALLBACKS,
@@ -870,27 +870,14 @@ class PgVacuum:
 
     def run_repack(self, argv: list[str], limit: float | None) -> tuple[int, str, str | None]:
         """pg_repack with the password in its environment. At the limit it gets SIGINT (it cancels
-        its statements and drops its objects), then SIGKILL after a grace period. Written with
-        subprocess because run_command has no time limit."""
-        from ansible_collections.runbook.maintenance.plugins.module_utils.pgdump import libpq_environment
+        its statements and drops its objects), then SIGKILL after a grace period
+        (module_utils pgclient.run_with_deadline: run_command has no time limit)."""
         env = dict(os.environ)
-        env.update(libpq_environment(self.params, self.params['login_db']))
-        env.pop('PGAPPNAME', None)  # pg_repack's sessions keep their own name ('pg_repack')
-        interrupted = None
-        # run_command cannot interrupt a process at a deadline: Popen here.
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
-                              stderr=subprocess.STDOUT, env=env, text=True, errors='replace') as proc:
-            try:
-                output, dummy = proc.communicate(timeout=None if limit is None else max(1.0, limit))
-            except subprocess.TimeoutExpired:
-                interrupted = 'the deadline (or statement_timeout) was reached'
-                proc.send_signal(signal.SIGINT)
-                try:
-                    output, dummy = proc.communicate(timeout=REPACK_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    output, dummy = proc.communicate()
-        return proc.returncode, output or '', interrupted
+        # PGAPPNAME left out: pg_repack's sessions keep their own name ('pg_repack')
+        env.update(libpq_environment(self.params, self.params['login_db'], application_name=False))
+        env.pop('PGAPPNAME', None)
+        returncode, output, timed_out = run_with_deadline(argv, env, limit, REPACK_GRACE_S, signal.SIGINT)
+        return returncode, output, 'the deadline (or statement_timeout) was reached' if timed_out else None
 
     def repack_busy(self, conn, oid: int) -> bool:
         """Whether a live pg_repack session (another operator's) is working on this table."""

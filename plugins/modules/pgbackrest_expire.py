@@ -29,6 +29,8 @@ description:
   - In check mode lists what would be expired and why, and expires nothing.
 author:
   - Runbook Maintainers (@runbook-maintenance)
+extends_documentation_fragment:
+  - runbook.maintenance.pgbackrest
 attributes:
   check_mode:
     support: full
@@ -40,16 +42,6 @@ attributes:
     support: full
     description: Applying the policy to what it kept expires nothing more.
 options:
-  stanza:
-    description: The pgBackRest stanza.
-    type: str
-    required: true
-  config:
-    description: pgBackRest configuration file. Default, pgBackRest's own (C(/etc/pgbackrest/pgbackrest.conf)).
-    type: path
-  pgbackrest_bin:
-    description: The pgbackrest executable. Default, C(pgbackrest) on the PATH.
-    type: path
   daily:
     description: Days whose newest full set is kept.
     type: int
@@ -73,9 +65,9 @@ options:
     description: The verdict on the newest set from the caller's own verification; overrides what O(verify) found for it.
     type: bool
 notes:
-  - Run it as the repository's owner (C(become_user=postgres)).
   - C(pgbackrest expire --set) is pgBackRest's own, which refuses to expire the newest backup set.
 seealso:
+  - module: runbook.maintenance.pgbackrest_verify
   - module: runbook.maintenance.backup_verify
   - module: runbook.maintenance.backup_prune
 '''
@@ -137,8 +129,10 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest imp
     STANZA_RE,
     PgBackRestError,
     dependants,
+    find_pgbackrest,
     parse_info,
     parse_verify,
+    pgbackrest_argv,
     plan_expire,
     set_verdicts,
 )
@@ -153,18 +147,13 @@ class PgBackRestExpire:
             errors.append(f"stanza must be letters, digits, '_', '.' or '-', got {p['stanza']!r}")
         if errors:
             module.fail_json(msg='Invalid options: ' + '; '.join(errors))
-        self.binary = p['pgbackrest_bin'] or module.get_bin_path('pgbackrest')
+        self.binary = find_pgbackrest(module, p['pgbackrest_bin'])
         if not self.binary:
             module.fail_json(msg='pgbackrest not found on the PATH: install pgBackRest or set pgbackrest_bin')
 
     def pgbackrest(self, *args: str, quiet: bool = True) -> str:
         p = self.module.params
-        argv = [self.binary, f"--stanza={p['stanza']}"]
-        if quiet:  # read-only commands: no log file, stdout is the output alone
-            argv += ['--log-level-file=off', '--log-level-console=off', '--log-level-stderr=error']
-        if p['config']:
-            argv.append(f"--config={p['config']}")
-        argv.extend(args)
+        argv = pgbackrest_argv(self.binary, p['stanza'], p['config'], args, quiet)
         rc, out, err = self.module.run_command(argv, expand_user_and_vars=False)
         if rc != 0:
             raise PgBackRestError(f"pgbackrest {' '.join(args)} failed (exit {rc}): "

@@ -35,7 +35,8 @@ ZERO_OK = {('disk_cleanup', 'age'), ('disk_cleanup', 'min_size'), ('backup_verif
            ('maintenance_window', 'min_remaining'), ('circuit_breaker', 'reset_timeout'),
            ('pg_vacuum', 'min_bloat_bytes'), ('pg_vacuum', 'min_dead_ratio'), ('pg_vacuum', 'min_bloat_ratio'),
            ('pg_vacuum', 'time_budget'), ('backup_verify', 'max_age'), ('backup_verify', 'max_wal_age'),
-           ('backup_verify', 'max_size_drop_ratio')}
+           ('backup_verify', 'max_size_drop_ratio'), ('pgbackrest_verify', 'max_age'),
+           ('pgbackrest_verify', 'max_wal_age')}
 # Points in time rather than durations.
 TIMES = {('pg_vacuum', 'deadline')}
 # Names that look like a duration but are not one (an age in transaction IDs).
@@ -66,6 +67,7 @@ def base_args(module: str, option: str, tmp: Path) -> dict:
         'maintenance_window': dict(),
         'pg_vacuum': dict(PG),
         'pgbackrest_expire': dict(stanza='main', pgbackrest_bin='/bin/false'),
+        'pgbackrest_verify': dict(stanza='main', pgbackrest_bin='/bin/false'),
     }.get(module, {})
 
 
@@ -131,7 +133,8 @@ def test_the_table_is_built_from_the_argument_specs():
                   ('maintenance_window', 'force_budget'), ('maintenance_window', 'min_remaining'),
                   ('circuit_breaker', 'reset_timeout'), ('circuit_breaker', 'url_timeout'),
                   ('container_image_status', 'timeout'), ('backup_create', 'connect_timeout'),
-                  ('pg_vacuum', 'max_table_bytes')]:
+                  ('pg_vacuum', 'max_table_bytes'), ('pgbackrest_verify', 'max_wal_age'),
+                  ('pgbackrest_verify', 'wal_segment_size')]:
         assert known in pairs, f'{known} is no longer classified as a duration/size option'
     stale = {pair for pair in ZERO_OK | TIMES | PERCENT if pair not in pairs}
     stale |= {pair for pair in NOT_DURATIONS if pair[1] not in SPECS.get(pair[0], {})}

@@ -11,9 +11,9 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import
     DIR_FLAGS,
     check_path_policy,
     open_parent,
-    parse_size,
     scan,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.sizes import parse_size
 
 
 @pytest.mark.parametrize('value, expected', [(500, 500), ('500', 500), ('10k', 10240), ('20M', 20 * 1024 ** 2),

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.breaker import Breaker, StateError, Store, decode_state
-from ansible_collections.runbook.maintenance.plugins.module_utils.fsclean import MAX_SIZE_BYTES, check_size, parse_size
+from ansible_collections.runbook.maintenance.plugins.module_utils.sizes import MAX_SIZE_BYTES, check_size, parse_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import read_json
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import connection_option_errors
 from ansible_collections.runbook.maintenance.plugins.module_utils.redact import MASK, redact, url_origin
