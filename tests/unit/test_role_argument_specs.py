@@ -67,6 +67,13 @@ def test_every_default_is_documented_with_its_default(role):
 
 
 @pytest.mark.parametrize('role', ROLES, ids=ROLE_NAMES)
+def test_no_template_in_a_spec(role):
+    """Ansible templates the spec it validates with: a Jinja example in a description is evaluated."""
+    text = (role / 'meta' / 'argument_specs.yml').read_text()
+    assert '{{' not in text and '{%' not in text
+
+
+@pytest.mark.parametrize('role', ROLES, ids=ROLE_NAMES)
 def test_every_option_is_prefixed_with_the_role_name(role):
     options = spec_of(role)['main']['options']
     assert [n for n in options if not n.startswith(role.name + '_')] == []
