@@ -34,7 +34,7 @@ def run(tmp_path: Path, **settings) -> tuple[subprocess.CompletedProcess, dict]:
 
 def test_an_empty_password_and_host_are_not_passed_at_all(pg, tmp_path):
     # As inventories/local/group_vars/all.yml writes them: host and password empty, the socket set.
-    _, got = run(tmp_path, runbook_pg_login_unix_socket=str(pg.run), runbook_pg_login_host='',
+    _done, got = run(tmp_path, runbook_pg_login_unix_socket=str(pg.run), runbook_pg_login_host='',
                  runbook_pg_login_port=pg.port, runbook_pg_login_user='postgres', runbook_pg_login_password='')
     assert got['connection'] == {'login_unix_socket': str(pg.run), 'login_port': pg.port,
                                  'login_user': 'postgres', 'login_db': 'postgres'}
@@ -52,7 +52,7 @@ def test_an_empty_password_and_host_are_not_passed_at_all(pg, tmp_path):
 
 def test_unset_settings_take_the_playbooks_defaults(pg, tmp_path):
     # Only the socket and port: user and database default to postgres, no host, no password.
-    _, got = run(tmp_path, runbook_pg_login_unix_socket=str(pg.run), runbook_pg_login_port=pg.port)
+    _done, got = run(tmp_path, runbook_pg_login_unix_socket=str(pg.run), runbook_pg_login_port=pg.port)
     assert got['connection'] == {'login_unix_socket': str(pg.run), 'login_port': pg.port,
                                  'login_user': 'postgres', 'login_db': 'postgres'}
     assert got['received'] == ['login_db', 'login_port', 'login_unix_socket', 'login_user']
