@@ -145,12 +145,26 @@ def raise_on_termination() -> None:
 @contextlib.contextmanager
 def termination_deferred():
     """SIGTERM and SIGHUP wait until the block is done (a drop, a swap of names): a terminated
-    run cannot stop half way through it. A signal that came meanwhile is delivered at the end."""
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING_SIGNALS)
+    run cannot stop half way through it. A signal that came meanwhile is delivered at the end.
+    The handlers are swapped rather than the signals masked: a mask is per thread, and a process
+    with other threads (boto3's transfer pool) would take the signal on one of those."""
+    pending: list[int] = []
+
+    def remember(signum, _frame) -> None:
+        pending.append(signum)
+
+    previous = {signum: signal.signal(signum, remember) for signum in TERMINATING_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            handler = previous[pending[0]]
+            if callable(handler):
+                handler(pending[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), pending[0])
 
 
 # ---- scratch databases ---------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def tasks_from_calls():
     return sorted(calls)
 
 
-@pytest.mark.parametrize('role,entry', tasks_from_calls(), ids=lambda v: str(v))
+@pytest.mark.parametrize('role,entry', tasks_from_calls(), ids=str)
 def test_every_tasks_from_has_an_entry_point(role, entry):
     assert entry in spec_of(REPO / 'roles' / role), f'{role}: tasks_from {entry} has no entry point in meta/argument_specs.yml'
 
