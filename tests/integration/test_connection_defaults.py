@@ -35,7 +35,7 @@ def run(tmp_path: Path, **settings) -> tuple[subprocess.CompletedProcess, dict]:
 def test_an_empty_password_and_host_are_not_passed_at_all(pg, tmp_path):
     # As inventories/local/group_vars/all.yml writes them: host and password empty, the socket set.
     _done, got = run(tmp_path, runbook_pg_login_unix_socket=str(pg.run), runbook_pg_login_host='',
-                 runbook_pg_login_port=pg.port, runbook_pg_login_user='postgres', runbook_pg_login_password='')
+                     runbook_pg_login_port=pg.port, runbook_pg_login_user='postgres', runbook_pg_login_password='')
     assert got['connection'] == {'login_unix_socket': str(pg.run), 'login_port': pg.port,
                                  'login_user': 'postgres', 'login_db': 'postgres'}
     # A module is handed only the options that are set: no login_password, no login_host, nothing empty.
