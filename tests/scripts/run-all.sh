@@ -15,6 +15,8 @@ PY=$REPO/.venv/bin/python
 . "$REPO/tests/scripts/lib.sh"
 declare -a SUMMARY=()
 BEGIN=$(date +%s)
+cpu_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # user nice system irq softirq steal
+BUSY0=$(cpu_busy_ticks)
 FAILED=0
 
 stage_deps() {
@@ -67,7 +69,9 @@ stage_molecule() {
   # shellcheck disable=SC2016  # $1 and $LOGS are expanded by the inner bash
   printf '%s\n' "${scenarios[@]}" | LOGS=$logs xargs -P "$lanes" -I{} bash -c '
     start=$(date +%s)
-    if molecule test -s "$1" >"$LOGS/$1.log" 2>&1; then echo "ok $(( $(date +%s) - start ))" >"$LOGS/$1.result"
+    # Each line of the log starts with the seconds since the scenario started (where time goes).
+    if molecule test -s "$1" 2>&1 | while IFS= read -r line; do printf "%5d %s\n" $(( EPOCHSECONDS - start )) "$line"; done >"$LOGS/$1.log" \
+      && [ "${PIPESTATUS[0]}" -eq 0 ]; then echo "ok $(( $(date +%s) - start ))" >"$LOGS/$1.result"
     else echo "FAILED $(( $(date +%s) - start ))" >"$LOGS/$1.result"; fi' _ {}
   for scenario in "${scenarios[@]}"; do
     read -r result secs <"$logs/$scenario.result" || { result=FAILED; secs='?'; }
@@ -135,4 +139,5 @@ echo "==================== summary ===================="
 printf '%s\n' "${SUMMARY[@]}"
 printf '%-12s %-7s %5ss  %s\n' total "$( [ "$FAILED" = 0 ] && echo ok || echo FAILED )" "$(( $(date +%s) - BEGIN ))" \
   "wall time of make test after the venv (stages beside molecule overlap it)"
+echo "CPU busy: $(( ($(cpu_busy_ticks) - BUSY0) / $(getconf CLK_TCK) )) s of $(( ($(date +%s) - BEGIN) * $(nproc) )) s ($(nproc) cores; the whole machine, other work included)"
 exit $FAILED
