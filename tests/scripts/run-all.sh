@@ -88,7 +88,7 @@ stage_counts() {  # stage_counts NAME: what the stage ran, read from its output
   local out=$LOGDIR/$1.out
   case $1 in
     units|integration) grep -E '[0-9]+ (passed|failed)' "$out" | tail -n 1 | sed -E 's/^=+ | =+$//g' ;;
-    sanity) echo "$(grep -c "^Running sanity test '" "$out") sanity tests" ;;
+    sanity) echo "$(grep -c '^Running sanity test ' "$out") sanity tests" ;;
     lint) grep -E '^(Passed|Failed):' "$out" | tail -n 1 ;;
     molecule) echo "$(grep -c '^molecule .* ok ' "$out") of $(grep -c '^molecule ' "$out") scenarios passed" ;;
   esac
