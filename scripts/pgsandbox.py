@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -221,7 +222,15 @@ def write_inventory(cluster: Cluster, path: Path) -> None:
         '        localhost:',
     ]
     lines += [f'          {key}: {json.dumps(value)}' for key, value in host_vars.items()]
-    Path(path).write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    # A private temporary file renamed over the name: a link planted there is replaced, never followed.
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix='.inventory-')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as out:
+            out.write('\n'.join(lines) + '\n')
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main() -> int:
