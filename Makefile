@@ -28,7 +28,6 @@ help:
 	@echo "make demo-stop  stop the sandbox PostgreSQL"
 	@echo "make check      the quick tier for the edit loop: sanity of changed files, units, lint (under 3 minutes)"
 	@echo "make test       every check: sanity, unit, integration, ansible-lint, molecule"
-	@echo "make check      quick tier for the edit loop: sanity of changed files, units, lint of changed YAML"
 	@echo "make build      build the collection tarball"
 	@echo "make clean      stop the sandbox, remove .build, .sandbox and tests/output (docs/testing.md: what else to remove)"
 

@@ -55,6 +55,7 @@ stage_lint() {
 MOLECULE_LONGEST_FIRST=(default monthly image_updates pgbackrest failover complete_recovery dr service_failure backup schedule disk_emergency)
 
 stage_molecule() {
+  rm -rf "$REPO/.build/molecule-logs"  # no result of an earlier run is reported as this one's
   tests/scripts/docker-engine.sh >/dev/null && tests/scripts/build-image.sh >/dev/null \
     && tests/scripts/build-db-image.sh >/dev/null || return 1
   # Scenarios run in two lanes at once (each has its own containers and ephemeral directory):
@@ -140,4 +141,25 @@ printf '%s\n' "${SUMMARY[@]}"
 printf '%-12s %-7s %5ss  %s\n' total "$( [ "$FAILED" = 0 ] && echo ok || echo FAILED )" "$(( $(date +%s) - BEGIN ))" \
   "wall time of make test after the venv (stages beside molecule overlap it)"
 echo "CPU busy: $(( ($(cpu_busy_ticks) - BUSY0) / $(getconf CLK_TCK) )) s of $(( ($(date +%s) - BEGIN) * $(nproc) )) s ($(nproc) cores; the whole machine, other work included)"
+# What failed, once more at the very end (a CI page often shows only the tail of the output).
+if [ "$FAILED" != 0 ]; then
+  echo "==================== what failed ===================="
+  for stage in "${STAGES[@]}"; do
+    grep -q ' ok ' "$LOGDIR/$stage.summary" 2>/dev/null && continue
+    echo "---- $stage"
+    case $stage in
+      molecule)
+        for r in "$REPO"/.build/molecule-logs/*.result; do
+          [ -e "$r" ] || continue
+          read -r result _ <"$r"
+          [ "$result" = ok ] && continue
+          sc=$(basename "$r" .result)
+          echo "-- scenario $sc: the lines that say why (log: .build/molecule-logs/$sc.log)"
+          grep -E 'fatal:|FAILED!|failed=[1-9]|AssertionError|^ *[0-9]+ E  |ERROR|Error:' "$REPO/.build/molecule-logs/$sc.log" | tail -n 25 | cut -c1-400
+        done ;;
+      units|integration) grep -E '^(FAILED|ERROR) ' "$LOGDIR/$stage.out" 2>/dev/null | tail -n 25 | cut -c1-400 ;;
+      *) grep -E 'ERROR|FAILED|[Ee]rror:' "$LOGDIR/$stage.out" 2>/dev/null | tail -n 25 | cut -c1-400 ;;
+    esac
+  done
+fi
 exit $FAILED
