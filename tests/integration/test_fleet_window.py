@@ -51,8 +51,10 @@ def test_a_failed_host_stops_the_rollout_and_the_fleet_summary_says_which(pg, tm
     inventory.write_text(json.dumps({'databases': {'hosts': hosts, 'vars': {
         'maintenance_report_dir': str(reports),
         'maintenance_window_now': '2026-11-29T02:30:00+00:00', 'maintenance_window_timezone': 'UTC',
+        # The steps that are not under test are off (a cheaper run): backup, cleanups, the rollback point.
         'maintenance_backup': False, 'maintenance_package_updates': False, 'maintenance_image_updates': False,
-        'maintenance_docker_cleanup': False, 'log_cleanup_paths': []}}}))
+        'maintenance_docker_cleanup': False, 'maintenance_log_cleanup': False,
+        'maintenance_rollback_snapshot_enabled': False}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
                ANSIBLE_HOME=str(REPO / '.build' / 'ansible-home'), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
@@ -75,7 +77,8 @@ def test_a_failed_host_stops_the_rollout_and_the_fleet_summary_says_which(pg, tm
     assert by_host['fleet-b']['status'] == 'failed'
     assert 'fleet-c' not in out.split('PLAY [Maintenance window (weekly)]', 1)[1].split('Fleet summary', 1)[0]
     assert not (tmp_path / 'fleet-c').exists(), sorted(p.name for p in (tmp_path / 'fleet-c').rglob('*'))
-    assert (tmp_path / 'fleet-a' / 'rollback').is_dir()
+    assert (tmp_path / 'fleet-a' / 'breakers').is_dir()  # the good window closed its breaker
+    assert (tmp_path / 'fleet-b' / 'breakers').is_dir()  # the failed pre-check opened its breaker
 
     # The fleet summary of the run, on the controller and printed.
     summaries = sorted(reports.glob('fleet-weekly-*.json'))
