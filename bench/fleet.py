@@ -138,8 +138,8 @@ def summarize(records: list[dict], hosts: int, wall_s: float, cpu_s: float, top:
         host['work_s'] += work
         host['first'] = min(host['first'], rec['start'])
         host['last'] = max(host['last'], rec['end'])
-        task = per_task.setdefault(rec['task'], {'task': rec['task'], 'action': short_action(rec.get('action', '')),
-                                                'total_s': 0.0, 'runs': 0})
+        task = per_task.setdefault(rec['task'], {
+            'task': rec['task'], 'action': short_action(rec.get('action', '')), 'total_s': 0.0, 'runs': 0})
         task['total_s'] += elapsed
         task['runs'] += 1
     n = max(hosts, 1)
@@ -156,16 +156,16 @@ def summarize(records: list[dict], hosts: int, wall_s: float, cpu_s: float, top:
 
 def linear_fit(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least squares y = a + b x; with one point (or one x) the line through the origin."""
-    xs = {x for x, _ in points}
-    if len(xs) < 2:
-        x_total = sum(x for x, _ in points)
-        return 0.0, (sum(y for _, y in points) / x_total if x_total else 0.0)
-    mx = sum(x for x, _ in points) / len(points)
-    my = sum(y for _, y in points) / len(points)
-    b = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+    xs = [point[0] for point in points]
+    ys = [point[1] for point in points]
+    if len(set(xs)) < 2:
+        return 0.0, (sum(ys) / sum(xs) if sum(xs) else 0.0)
+    mx = sum(xs) / len(xs)
+    my = sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx
     if a < 0 or b <= 0:  # noise: fall back to the mean cost per host, all of it variable
-        return 0.0, sum(y for _, y in points) / sum(x for x, _ in points)
+        return 0.0, sum(ys) / sum(xs)
     return a, b
 
 
@@ -216,9 +216,8 @@ def ratio(new: float, old: float) -> float | None:
 
 # ---- containers, inventory, the run ------------------------------------------------------------
 
-def sh(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
-    kwargs.setdefault('check', True)
-    return subprocess.run(argv, capture_output=True, text=True, **kwargs)
+def sh(argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, check=check)
 
 
 def start_container(index: int, share: float, keep: float) -> str:
@@ -371,6 +370,10 @@ def print_extrapolation(title: str, results: list[dict], args) -> dict:
     return {**fit, **ext}
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
 def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--hosts', default='1,4,8', help='comma-separated host counts (1,4,8)')
@@ -397,7 +400,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
         parser.error(f'no image {IMAGE}: run tests/scripts/build-image.sh and tests/scripts/build-db-image.sh')
 
     live: set[str] = set()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, on_sigterm)
     checkouts = [Checkout(None)]
     work = Path(tempfile.mkdtemp(prefix='runbook-bench-fleet-'))
     results: dict[str, list[dict]] = {}

@@ -183,7 +183,7 @@ def measured_cost(reports: list[dict], procedure: str, history: int = 10) -> tup
     newest = runs[:max(int(history), 1)]
     if not newest:
         return None, 0
-    return max(d for _, d in newest), len(newest)
+    return max(entry[1] for entry in newest), len(newest)
 
 
 def plan_batches(fleet: int, cost_s: float, remaining_s: float, max_batch: int = 0) -> dict:
