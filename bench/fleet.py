@@ -404,6 +404,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
     checkouts = [Checkout(None)]
     work = Path(tempfile.mkdtemp(prefix='runbook-bench-fleet-'))
     results: dict[str, list[dict]] = {}
+    interrupted = False
     try:
         if args.baseline:
             checkouts.append(Checkout(args.baseline))
@@ -415,9 +416,9 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
                 results.setdefault(checkout.label, []).append(r)
                 print(f"  {checkout.label}: {hosts} hosts, wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, rc {r['rc']} "
                       f"({time.monotonic() - began:.0f} s with the containers; load {os.getloadavg()[0]:.1f})", flush=True)
-    except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # the runs finished so far are still printed
+        print('interrupted: the containers are removed once those being prepared are ready', file=sys.stderr)
+        interrupted = True
     finally:
         if not args.keep:
             remove_containers(live)
@@ -425,9 +426,11 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
             checkout.remove()
     summary = {}
     for label, runs in results.items():
+        if not runs:
+            continue
         print_runs(label, runs)
         summary[label] = {'runs': runs, 'extrapolation': print_extrapolation(label, runs, args)}
-    if args.baseline and len(results) == 2:
+    if args.baseline and len(results) == 2 and len(results[checkouts[0].label]) == len(results[checkouts[1].label]):
         new_label, base_label = checkouts[0].label, checkouts[1].label
         print(f'\n== Side by side: new ({new_label}) / baseline ({base_label})')
         print(f"{'hosts':>5} {'orch/host new':>13} {'base':>7} {'ratio':>6} {'CPU/host new':>12} {'base':>7} {'ratio':>6}")
@@ -445,7 +448,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
         out.mkdir(parents=True, exist_ok=True)
         (out / 'fleet.json').write_text(json.dumps(summary, indent=1) + '\n', encoding='utf-8')
     failed = [r for runs in results.values() for r in runs if r['rc'] != 0]
-    return 1 if failed else 0
+    return 130 if interrupted else (1 if failed else 0)
 
 
 if __name__ == '__main__':
