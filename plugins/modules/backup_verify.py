@@ -328,6 +328,12 @@ pgbackrest:
     unrestorable_backups: {}
     verify_status: ok
     invalid_backups: []
+duration_s:
+  description:
+    - Seconds the verification of the artefact took, every check included (the restore too).
+  returned: when an artefact is verified (not with the deprecated O(pgbackrest_stanza))
+  type: float
+  sample: 43.7
 restore:
   description: The restore into the scratch database (null when it did not run).
   returned: always
@@ -350,6 +356,8 @@ restore:
       type: bool
   sample: {database: runbook_verify_3f9a1c2b, duration_s: 41.2, tables: 38, rows: 1250000, dropped: true}
 '''
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -425,10 +433,13 @@ def main() -> None:
                              f"(pgbackrest_stanza) only, an artefact takes {', '.join(CHECKS)}")
     raise_on_termination()
     verifier = BackupVerify(module)
+    began = time.monotonic()
     try:
         result = verifier.verify()
     except Terminated as exc:
-        module.fail_json(**dict(verifier.result, msg=verifier.terminated(exc.signum)))
+        module.fail_json(**dict(verifier.result, msg=verifier.terminated(exc.signum),
+                                duration_s=round(time.monotonic() - began, 3)))
+    result['duration_s'] = round(time.monotonic() - began, 3)
     if result['failures'] and module.params['fail_on_error']:
         module.fail_json(**result)
     module.exit_json(**result)
