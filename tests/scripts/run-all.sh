@@ -43,7 +43,7 @@ stage_integration() {
   INSTALL=1 scripts/pg-bindir.sh >/dev/null || return 1
   tests/scripts/tools.sh || return 1  # promtool, Java 17 (ansible-rulebook)
   # Two workers (pytest-xdist): each starts its own PostgreSQL and S3 server on free ports.
-  "$PY" -m pytest -q -p no:cacheprovider -n "${INTEGRATION_WORKERS:-2}" tests/integration
+  "$PY" -m pytest -q -p no:cacheprovider -n "${INTEGRATION_WORKERS:-2}" --durations=15 tests/integration
 }
 
 stage_lint() {
