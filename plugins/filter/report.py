@@ -436,7 +436,7 @@ def connection_issues_report(result, check_mode=False, report_only=False, cancel
         room = 'ok' if _bool(res.get('room_ok', False)) else 'FULL'
     counts = {'before': _connection_counts(before), 'after': _connection_counts(after) if after else 'not measured',
               'wanted': f'at most {_s(max_used_percent)}% used'}
-    if dry and res:
+    if dry and 'after' in res:  # measured after the steps
         counts['if the terminations ran'] = f"{_s(res.get('projected_used_percent', '?'))}% used"
 
     def lines(step, step_result):
