@@ -1,0 +1,282 @@
+"""report filters of the incident and drill playbooks (pure logic). The inputs are results left by
+real runs (the disk_emergency molecule scenario's check mode, health-check, restore, dr-drill and
+connection-issues against a test PostgreSQL), trimmed to the fields the filters read; the expected
+pieces are what the playbooks' former Jinja made of the same inputs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.maintenance.plugins.filter.report import (
+    FilterModule,
+    connection_issues_report,
+    disk_emergency_report,
+    dr_drill_report,
+    health_check_report,
+    quarterly_report,
+    restore_report,
+)
+
+DISK = {
+    'assessment': {'largest_directories': [{'bytes': 16048128, 'path': '/var/log/app'},
+                                           {'bytes': 2002944, 'path': '/var/log/app/audit'}]},
+    'check_mode': True, 'free_after': {'free': 729088, 'free_percent': 4.35},
+    'free_before': {'free': 729088, 'free_percent': 4.35, 'mount': '/var/log/app', 'total': 16777216},
+    'host': 'runbook-disk-emergency', 'mount': '/var/log/app',
+    'stages': [{'backup_copies_bytes_freed': 0, 'docker': [], 'docker_bytes_freed': 0, 'files_bytes_freed': 5000000,
+                'free_after': 729088, 'stage': 'safe',
+                'jobs': [{'action': 'delete', 'bytes_freed': 5000000, 'files_count': 5, 'name': 'rotated and compressed logs',
+                          'open_files': [], 'path': '/var/log/app', 'target_met': True},
+                         {'action': 'delete', 'bytes_freed': 0, 'files_count': 0, 'name': 'old logs', 'open_files': [],
+                          'path': '/var/log/app', 'target_met': False}]}],
+    'target_free_percent': 30, 'target_met': True,
+}
+
+HEALTH = {
+    'services': {'action': 'check', 'check_mode': False, 'duration_s': 2.2, 'healthy': True, 'restarted': [],
+                 'services': [], 'unhealthy': []},
+    'services_summary': ['Services on localhost, check: 0 restarted, 0 unhealthy, healthy, checked in 2.2s'],
+    'checks': {'pre': {'backup_age_s': -1, 'breakers': {'backups': 'closed', 'maintenance': 'closed'},
+                       'disk': [{'days_until_full': None, 'emergency': False, 'free_percent': 29.8, 'growth_bytes': -35213312,
+                                 'low': False, 'mount': '/', 'path': '/tmp/report-pg/data'}],
+                       'in_recovery': False, 'postgres_available': True, 'replication_lag_s': 0.0,
+                       'server_version': '15.18', 'standbys': 0}},
+}
+
+SHOP_DUMP = '/tmp/report-run/backups/shop/shop-20261207T122722Z.dump'
+CRM_FAILED = {'backup_age_s': 117.348, 'changed': False, 'duration_s': 0.002, 'failed': True, 'item': 'crm',
+              'msg': 'the manifest lists no tables, the restore cannot be verified (verify_rows=false restores without that check)',
+              'rows_verified': False, 'source': '/tmp/report-run/backups/crm/crm-20261207T122724Z.dump', 'target_database': 'crm'}
+NO_DUMP = {'backup_age_s': None, 'changed': False, 'duration_s': 0.0, 'failed': True, 'item': 'nodump',
+           'msg': 'latest_in /tmp/report-run/backups/nodump does not exist', 'rows_verified': False, 'source': None,
+           'target_database': 'nodump'}
+RESTORE = [{'backup_age_s': 113.935, 'changed': True, 'duration_s': 1.174, 'failed': False, 'item': 'shop',
+            'rows_verified': True, 'source': SHOP_DUMP, 'target_database': 'shop'}, CRM_FAILED, NO_DUMP]
+
+
+def _session(pid, user, app, state, duration, action, query):
+    return {'action_taken': action, 'application': app, 'client': 'local', 'database': 'shop', 'duration_s': duration,
+            'pid': pid, 'query': query, 'state': state, 'superuser': False, 'user': user}
+
+
+COUNTS = {'connections_free': 96, 'max_connections': 100, 'total': 4, 'used_percent': 4.0,
+          'per_state': {'active': 3, 'disabled': 0, 'idle': 0, 'idle in transaction': 1}}
+CONN_CHECK = {
+    'host': 'localhost', 'report_only': False, 'check_mode': True, 'before': COUNTS, 'after': COUNTS,
+    'cancel': {'ran': True, 'candidates': 2, 'signalled': 0, 'sessions': [
+        _session(23640, 'app', 'report-job', 'active', 78.11, 'would_cancel', 'select pg_sleep(100)'),
+        _session(25842, 'app', 'report-job', 'active', 15.399, 'would_cancel', 'select pg_sleep(100)')]},
+    'terminate': {'ran': True, 'candidates': 1, 'signalled': 0, 'sessions': [
+        _session(25841, 'app', 'shop', 'idle in transaction', 19.605, 'would_terminate',
+                 "insert into orders values (100000+31210,'u');")]},
+    'max_used_percent': 90.0, 'projected_used_percent': 3.0, 'room_ok': True,
+}
+
+FINDING = ('declared RPO 15m (database failure) is tighter than the dumps (every 24h) can meet on this dump-only host: '
+           'put it into the pgbackrest group')
+DR = {
+    'check_mode': False, 'passed': False, 'pitr_host': False, 'findings': [FINDING],
+    'rpo_basis': 'the dump schedule (every 86400s, plus 7200s), not the declared 900s: dumps cannot meet it, see the configuration finding',
+    'rpo_declared_s': 900, 'rpo_target_s': 93600, 'rto_target_s': 3600,
+    'databases': [
+        {'amcheck': 'passed', 'database': 'shop', 'passed': True, 'reasons': [], 'rows_verified': True,
+         'rpo_s': 917.95, 'rto_s': 0.466},
+        {'amcheck': 'not run (restore failed)', 'database': 'crm', 'passed': False, 'rows_verified': False,
+         'reasons': ['restore failed: the manifest lists no tables, the restore cannot be verified '
+                     '(verify_rows=false restores without that check)'],
+         'rpo_s': 922.113, 'rto_s': None}],
+}
+
+PITR = {'passed': True, 'rto_s': 41.2, 'rpo_s': 3.5, 'rto_target_s': 3600, 'rpo_target_s': 900, 'reasons': [],
+        'target_time': '2026-12-07 12:00:00+00', 'recovery_point': '2026-12-07 11:59:58.1+00'}
+
+
+# ---- disk_emergency_report -------------------------------------------------------------------------
+
+def test_disk_emergency_check_mode_plans_the_cleanup():
+    rep = disk_emergency_report(DISK, check_mode=True)
+    assert rep['sections'] == [
+        {'title': 'Free space', 'status': 'would be met',
+         'items': {'filesystem': '/var/log/app', 'before': '4.35% free (712.0 KiB)', 'after': '4.35% free (712.0 KiB)',
+                   'target': '30% free'}},
+        {'title': 'Stages', 'lines': ['safe: 4.8 MiB of files, 0 Bytes of Docker, 0 Bytes of backup copies',
+                                      '  rotated and compressed logs (/var/log/app): delete 5 files, 4.8 MiB']}]
+    assert rep['metrics'] == {'disk_free_ratio{mount="/var/log/app"}': 0.0435, 'disk_target_met{mount="/var/log/app"}': True}
+    assert rep['summary'] == '/var/log/app: 4.35% -> 4.35% free (target 30%, would be met), 4.8 MiB would be freed'
+    assert rep['bytes_freed'] == 5000000
+
+
+def test_disk_emergency_target_missed_lists_the_largest_directories_and_held_files():
+    res = copy.deepcopy(DISK)
+    res.update(target_met=False, mount='/var/"log')
+    res['stages'][0]['jobs'][0]['open_files'] = ['/var/log/app/a.log']
+    res['stages'].append({'stage': 'database', 'vacuum': {}})
+    rep = disk_emergency_report(res)
+    assert rep['sections'][0]['status'] == 'NOT MET'
+    assert rep['sections'][1]['lines'][1].endswith('delete 5 files, 4.8 MiB, 1 held open kept')
+    assert rep['sections'][1]['lines'][2] == 'database: VACUUM of the bloated tables (see the databases below)'
+    assert rep['sections'][2] == {'title': 'Largest directories (before the cleanup)',
+                                  'lines': ['  15.3 MiB  /var/log/app', '   1.9 MiB  /var/log/app/audit']}
+    assert 'disk_target_met{mount="/var/\\"log"}' in rep['metrics']
+    assert rep['summary'].endswith('NOT MET), 4.8 MiB freed')
+
+
+def test_disk_emergency_without_a_result_reports_nothing():
+    assert disk_emergency_report({}) == {'sections': [], 'metrics': {}, 'summary': '', 'bytes_freed': 0}
+    assert disk_emergency_report(None)['sections'] == []
+
+
+# ---- health_check_report -----------------------------------------------------------------------------
+
+def test_health_check_healthy():
+    rep = health_check_report(HEALTH, failures=[], host='localhost')
+    assert rep['lines'] == ['Services on localhost, check: 0 restarted, 0 unhealthy, healthy, checked in 2.2s',
+                            'PostgreSQL 15.18: accepts connections, primary',
+                            '  /: 29.8% free, grew -35213312 Bytes since the previous report', 'HEALTHY']
+    assert rep['sections'] == [{'title': 'Services', 'status': 'ok', 'lines': HEALTH['services_summary']}]
+    assert rep['metrics'] == {'health_check_healthy': True, 'health_check_unhealthy_services': 0,
+                              'disk_free_ratio{mount="/"}': 0.298}
+
+
+def test_health_check_unhealthy_names_the_disk_emergency_command():
+    res = copy.deepcopy(HEALTH)
+    res['services'].update(healthy=False, unhealthy=['api'])
+    res['checks']['pre']['in_recovery'] = True
+    res['checks']['pre']['disk'] = [{'mount': '/srv', 'free_percent': 3.1, 'emergency': True, 'days_until_full': 1.5,
+                                     'growth_bytes': None}]
+    rep = health_check_report(res, failures=['services: api unhealthy'], host='db-1', emergency_free_percent=7)
+    assert rep['lines'][1:] == ['PostgreSQL 15.18: accepts connections, standby (in recovery)',
+                                '  /srv: 3.1% free, full in 1.5 days at that rate - UNDER 7%: ansible-playbook '
+                                'playbooks/disk-emergency.yml -l db-1 -e disk_emergency_path=/srv',
+                                'UNHEALTHY: services: api unhealthy']
+    assert rep['sections'][0]['status'] == 'failed'
+    assert rep['metrics'] == {'health_check_healthy': False, 'health_check_unhealthy_services': 1,
+                              'disk_free_ratio{mount="/srv"}': 0.031, 'disk_days_until_full{mount="/srv"}': 1.5}
+
+
+def test_health_check_before_any_result():
+    rep = health_check_report({'services_summary': None}, failures=['services: boom'])
+    assert rep['sections'] == [{'title': 'Services', 'status': 'failed', 'lines': ['no result']}]
+    assert rep['lines'] == ['UNHEALTHY: services: boom']
+
+
+# ---- restore_report --------------------------------------------------------------------------------
+
+def test_restore_real_run_with_failures():
+    rep = restore_report(RESTORE)
+    assert rep['sections'] == [{'title': 'Databases', 'status': 'restored', 'items': {
+        'shop': 'restored into shop in 1.174s (RTO), backup 113.935s old (RPO), rows verified',
+        'crm': 'FAILED: ' + CRM_FAILED['msg'],
+        'nodump': 'FAILED: latest_in /tmp/report-run/backups/nodump does not exist'}}]
+    assert rep['metrics'] == {'restore_rto_seconds': 1.174, 'restore_rpo_seconds': 113.935}
+
+
+def test_restore_check_mode_and_failed_run():
+    plan = [dict(RESTORE[0], rows_verified=False), CRM_FAILED]
+    rep = restore_report(plan, check_mode=True)
+    assert rep['sections'][0]['status'] == 'planned'
+    assert rep['sections'][0]['items']['shop'] == f'would restore {SHOP_DUMP} into shop'
+    assert rep['metrics'] == {'restore_rto_seconds': None, 'restore_rpo_seconds': None}
+    assert restore_report(RESTORE, failure='Restore: x')['sections'][0]['status'] == 'failed'
+    assert restore_report([])['sections'][0]['items'] == {'-': 'no database restored'}
+    with pytest.raises(AnsibleFilterError, match='expects a list'):
+        restore_report({'item': 'shop'})
+
+
+# ---- connection_issues_report ----------------------------------------------------------------------
+
+def test_connection_issues_check_mode():
+    rep = connection_issues_report(CONN_CHECK, check_mode=True, cancel_after='1s', idle_after='1s')
+    assert rep['sections'] == [
+        {'title': 'Connections', 'status': 'would be ok', 'items': {
+            'before': '4 of 100 (4.0%, 96 free); active 3, idle in transaction 1',
+            'after': '4 of 100 (4.0%, 96 free); active 3, idle in transaction 1',
+            'wanted': 'at most 90% used', 'if the terminations ran': '3.0% used'}},
+        {'title': 'Runaway queries (active over 1s)', 'lines': [
+            'pid 23640 app@shop (report-job, local) active 78s: would be cancelled -- select pg_sleep(100)',
+            'pid 25842 app@shop (report-job, local) active 15s: would be cancelled -- select pg_sleep(100)']},
+        {'title': 'Idle in transaction (over 1s)', 'lines': [
+            "pid 25841 app@shop (shop, local) idle in transaction 20s: would be terminated -- "
+            "insert into orders values (100000+31210,'u');"]}]
+    assert rep['metrics'] == {'connections_used': 4, 'connections_max': 100, 'connections_used_ratio': 0.04,
+                              'sessions_cancelled': 0, 'sessions_terminated': 0, 'connections_room_ok': True}
+    assert rep['summary'] == ('connections 4.0% -> 4.0% of 100 (report only), 2 queries would be cancelled, '
+                              '1 sessions would be terminated')
+
+
+def test_connection_issues_real_run_and_a_failed_step():
+    res = copy.deepcopy(CONN_CHECK)
+    res['check_mode'] = False
+    res['cancel'].update(signalled=2, sessions=[dict(s, action_taken='cancelled') for s in res['cancel']['sessions']])
+    rep = connection_issues_report(res)
+    assert rep['sections'][0]['status'] == 'ok' and 'if the terminations ran' not in rep['sections'][0]['items']
+    assert rep['sections'][1]['title'] == 'Runaway queries (active over 5m)'
+    assert rep['sections'][1]['lines'][0].endswith('active 78s: cancelled -- select pg_sleep(100)')
+    assert rep['summary'] == 'connections 4.0% -> 4.0% of 100, 2 queries cancelled, 0 sessions terminated'
+    # a refused step: what was measured before it, no metrics, no summary
+    partial = {k: res[k] for k in ('host', 'report_only', 'check_mode', 'before', 'max_used_percent')}
+    partial['cancel'] = {'ran': False, 'sessions': [], 'candidates': 0, 'signalled': 0}
+    partial['terminate'] = partial['cancel']
+    rep = connection_issues_report(partial)
+    assert rep['sections'] == [{'title': 'Connections', 'status': 'FULL', 'items': {
+        'before': '4 of 100 (4.0%, 96 free); active 3, idle in transaction 1', 'after': 'not measured',
+        'wanted': 'at most 90% used'}}]
+    assert rep['metrics'] == {} and rep['summary'] == ''
+    assert connection_issues_report({}) == {'sections': [], 'metrics': {}, 'summary': ''}
+
+
+# ---- dr_drill_report and quarterly_report ------------------------------------------------------------
+
+def test_dr_drill_report():
+    rep = dr_drill_report(DR)
+    assert rep['section'] == {'title': 'DR drill (targets RTO 3600s, RPO 93600s)', 'status': 'failed', 'items': {
+        'RPO judged against': DR['rpo_basis'], 'configuration finding 1': FINDING,
+        'shop': 'passed, RTO 0.466s, RPO 917.95s',
+        'crm': 'FAILED, RTO Nones, RPO 922.113s: ' + DR['databases'][1]['reasons'][0]}}
+    assert rep['sections'] == [rep['section']]
+    assert rep['metrics'] == {'dr_drill_passed': False, 'dr_targets_findings': 1, 'dr_drill_rto_seconds': 0.466,
+                              'dr_drill_rpo_seconds': 922.113}
+    assert rep['failure'] == 'DR drill failed: ' + DR['databases'][1]['reasons'][0]
+    assert dr_drill_report(DR, check_mode=True)['failure'] == ''
+    assert dr_drill_report(dict(DR, databases=[]))['failure'] == 'DR drill failed: no database was drilled'
+
+
+def test_quarterly_report_with_both_drills():
+    passed = dict(DR, passed=True, databases=DR['databases'][:1], findings=[])
+    rep = quarterly_report({'dr_drill': passed, 'pitr_drill': PITR, 'security_audit_findings': ['superusers: postgres, admin']},
+                           pitr_expected=True)
+    assert [s['title'] for s in rep['sections']] == ['DR drill (targets RTO 3600s, RPO 93600s)',
+                                                     'PITR drill (targets RTO 3600s, RPO 900s)',
+                                                     'Recovery objectives (configuration)', 'Security audit']
+    assert rep['sections'][1]['items'] == {'RTO': '41.2s', 'RPO': '3.5s', 'recovery point': '2026-12-07 11:59:58.1+00',
+                                           'reasons': 'none'}
+    assert rep['sections'][3] == {'title': 'Security audit', 'status': 'findings', 'lines': ['superusers: postgres, admin']}
+    assert rep['metrics'] == {'security_audit_findings': 1, 'dr_drill_passed': True, 'dr_targets_findings': 0,
+                              'dr_drill_rto_seconds': 0.466, 'dr_drill_rpo_seconds': 917.95, 'pitr_drill_passed': True,
+                              'pitr_drill_rto_seconds': 41.2, 'pitr_drill_rpo_seconds': 3.5}
+    assert rep['failure'] == ''
+
+
+def test_quarterly_report_failures_and_findings():
+    rep = quarterly_report({'dr_drill': DR, 'pitr_drill': None, 'security_audit_findings': []},
+                           pitr_expected=True, pitr_undrilled=True)
+    assert rep['failure'] == 'DR drill: ' + DR['databases'][1]['reasons'][0] + ' | PITR drill: did not run'
+    objectives = rep['sections'][1]
+    assert objectives['status'] == 'findings' and objectives['lines'][0] == FINDING
+    assert objectives['lines'][1].startswith('the host is in the pgbackrest group but quarterly_pitr_drill is false')
+    assert rep['metrics']['dr_targets_findings'] == 1 and 'pitr_drill_passed' not in rep['metrics']
+    rep = quarterly_report({'security_audit_findings': []})
+    assert rep['sections'][0] == {'title': 'DR drill', 'status': 'failed', 'lines': ['the drill did not finish']}
+    assert rep['metrics'] == {'security_audit_findings': 0, 'dr_drill_passed': False, 'dr_targets_findings': 0}
+    assert rep['failure'] == 'DR drill: did not run'
+
+
+def test_bad_input_is_a_clear_error():
+    for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
+                 'quarterly_report'):
+        with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
+            FilterModule().filters()[name]('not a dict')
