@@ -515,6 +515,23 @@ def dr_drill_report(result, check_mode=False):
     return {'section': section, 'sections': [section], 'metrics': metrics, 'failure': failure}
 
 
+def pitr_drill_report(result, stanza=None, rto_target_s=None, rpo_target_s=None):
+    """Sections, metrics and failure of playbooks/dr-pitr-drill.yml from pitr_drill_result (the
+    targets default to the result's)."""
+    res = _dict(result, 'pitr_drill_report')
+    rto_target = res.get('rto_target_s') if rto_target_s is None else rto_target_s
+    rpo_target = res.get('rpo_target_s') if rpo_target_s is None else rpo_target_s
+    section = {'title': f'PITR drill (targets RTO {_s(rto_target)}s, RPO {_s(rpo_target)}s)',
+               'status': 'ok' if res.get('passed') else 'failed',
+               'items': {'stanza': res.get('stanza', '') if stanza is None else stanza, 'RTO': f"{_s(res.get('rto_s'))}s",
+                         'RPO': f"{_s(res.get('rpo_s'))}s", 'target time': res.get('target_time'),
+                         'recovery point': _s(res.get('recovery_point', ''))}}
+    metrics = {'pitr_drill_passed': res.get('passed'), 'pitr_drill_rto_seconds': res.get('rto_s'),
+               'pitr_drill_rpo_seconds': res.get('rpo_s')}
+    failure = '' if res.get('passed') else 'PITR drill failed: ' + '; '.join(map(str, res.get('reasons') or []))
+    return {'sections': [section], 'metrics': metrics, 'failure': failure}
+
+
 def quarterly_report(results, pitr_expected=False, pitr_undrilled=False):
     """Sections, metrics and failure of playbooks/maintenance-quarterly.yml.
 
@@ -575,4 +592,5 @@ class FilterModule:
             'connection_issues_report': connection_issues_report,
             'dr_drill_report': dr_drill_report,
             'quarterly_report': quarterly_report,
+            'pitr_drill_report': pitr_drill_report,
         }

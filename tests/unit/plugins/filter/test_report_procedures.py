@@ -17,6 +17,7 @@ from ansible_collections.runbook.maintenance.plugins.filter.report import (
     disk_emergency_report,
     dr_drill_report,
     health_check_report,
+    pitr_drill_report,
     quarterly_report,
     restore_report,
 )
@@ -92,7 +93,7 @@ DR = {
 }
 
 PITR = {'passed': True, 'rto_s': 41.2, 'rpo_s': 3.5, 'rto_target_s': 3600, 'rpo_target_s': 900, 'reasons': [],
-        'target_time': '2026-12-07 12:00:00+00', 'recovery_point': '2026-12-07 11:59:58.1+00'}
+        'target_time': '2026-12-07 12:00:00+00', 'recovery_point': '2026-12-07 11:59:58.1+00', 'stanza': 'main'}
 
 
 # ---- disk_emergency_report -------------------------------------------------------------------------
@@ -275,8 +276,22 @@ def test_quarterly_report_failures_and_findings():
     assert rep['failure'] == 'DR drill: did not run'
 
 
+def test_pitr_drill_report():
+    rep = pitr_drill_report(PITR)
+    assert rep == {'sections': [{'title': 'PITR drill (targets RTO 3600s, RPO 900s)', 'status': 'ok', 'items': {
+        'stanza': 'main', 'RTO': '41.2s', 'RPO': '3.5s', 'target time': '2026-12-07 12:00:00+00',
+        'recovery point': '2026-12-07 11:59:58.1+00'}}],
+        'metrics': {'pitr_drill_passed': True, 'pitr_drill_rto_seconds': 41.2, 'pitr_drill_rpo_seconds': 3.5}, 'failure': ''}
+    bad = dict(PITR, passed=False, rpo_s=-1.0, recovery_point='',
+               reasons=['measured RPO -1.0s is over the target 900s (or unknown)'])
+    rep = pitr_drill_report(bad, stanza='db', rto_target_s=60, rpo_target_s=5)
+    assert rep['sections'][0]['title'] == 'PITR drill (targets RTO 60s, RPO 5s)'
+    assert rep['sections'][0]['status'] == 'failed' and rep['sections'][0]['items']['stanza'] == 'db'
+    assert rep['failure'] == 'PITR drill failed: measured RPO -1.0s is over the target 900s (or unknown)'
+
+
 def test_bad_input_is_a_clear_error():
     for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
-                 'quarterly_report'):
+                 'quarterly_report', 'pitr_drill_report'):
         with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
             FilterModule().filters()[name]('not a dict')
