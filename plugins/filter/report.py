@@ -579,6 +579,62 @@ def quarterly_report(results, pitr_expected=False, pitr_undrilled=False):
     return {'sections': sections, 'metrics': metrics, 'failure': ' | '.join(failure)}
 
 
+# ---- the daily pgBackRest job ----------------------------------------------------------------------
+
+def pgbackrest_job_report(results, breaker='backups', retention=None, max_age='', max_wal_age='', failure='',
+                          check_mode=False):
+    """Sections and metrics of playbooks/pgbackrest-backup.yml.
+
+    results: {verify (what runbook.maintenance.pgbackrest_verify returned), expire (what
+    runbook.maintenance.pgbackrest_expire returned; skipped or missing: not run), breaker_check (the
+    breaker's check before the retention; missing: not read)}.
+    """
+    res = _dict(results, 'pgbackrest_job_report')
+    verify = res.get('verify') or {}
+    found = verify.get('pgbackrest') or {}
+    expire = res.get('expire') or {}
+    check = res.get('breaker_check') or {}
+    retention = retention or {}
+    newest = found.get('newest_backup')
+    wal = found.get('newest_wal')
+    items = {
+        'verify': found.get('verify_status', 'not run'),
+        'newest backup': (f"{_s(newest.get('label'))} ({_s(newest.get('type'))}, {_s(newest.get('stopped'))}, "
+                          f"{int(round(_float(verify.get('age_s', 0)), 0))}s old, limit {_s(max_age)})") if newest else 'none',
+        'newest WAL': (f"{_s(wal.get('segment'))} archived {_s(wal.get('archived_at'))}, "
+                       f"{int(round(_float(found.get('wal_age_s')), 0))}s ago (RPO {_s(max_wal_age)})") if wal else 'none',
+        'WAL gaps': len(found.get('wal_gaps') or []),
+    }
+    sections = [{'title': 'Verification', 'status': 'ok' if verify.get('verified', False) else 'failed', 'items': items}]
+    failures = list(verify.get('failures') or [])
+    failures += [failure] if failure and not failures else []
+    if failures:
+        sections.append({'title': 'Failures', 'status': 'failed', 'lines': failures})
+    if 'kept' in expire:
+        lines = ['kept ' + ', '.join(_s(k.get('label')) for k in expire.get('kept') or []),
+                 ('would expire ' if check_mode else 'expired ')
+                 + (', '.join(_s(e.get('label')) for e in expire.get('expired') or []) or 'nothing')]
+        if expire.get('blocked') is not None and expire.get('blocked'):
+            lines.append(expire['blocked'])
+    elif not check.get('allowed', True):
+        lines = [f"skipped: the {_s(breaker)} breaker is open ({_s(check.get('reason', ''))})"]
+    else:
+        lines = ['skipped: the stanza did not verify']
+    sections.append({'title': f"Retention ({_s(retention.get('daily'))} daily / {_s(retention.get('weekly'))} weekly / "
+                              f"{_s(retention.get('monthly'))} monthly full sets)",
+                     'status': 'ok' if 'kept' in expire else 'skipped', 'lines': lines})
+    metrics = {'pgbackrest_verified': verify.get('verified', False)}
+    if verify.get('age_s') is not None:
+        metrics['pgbackrest_backup_age_seconds'] = verify['age_s']
+    if found.get('wal_age_s') is not None:
+        metrics['pgbackrest_wal_age_seconds'] = found['wal_age_s']
+    if 'expired' in expire:
+        metrics['pgbackrest_sets_expired'] = len(expire['expired'] or [])
+    if 'allowed' in check:
+        metrics[f'breaker_open{{breaker="{_s(breaker)}"}}'] = not check['allowed']
+    return {'sections': sections, 'metrics': metrics}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -593,4 +649,5 @@ class FilterModule:
             'dr_drill_report': dr_drill_report,
             'quarterly_report': quarterly_report,
             'pitr_drill_report': pitr_drill_report,
+            'pgbackrest_job_report': pgbackrest_job_report,
         }

@@ -17,6 +17,7 @@ from ansible_collections.runbook.maintenance.plugins.filter.report import (
     disk_emergency_report,
     dr_drill_report,
     health_check_report,
+    pgbackrest_job_report,
     pitr_drill_report,
     quarterly_report,
     restore_report,
@@ -290,8 +291,53 @@ def test_pitr_drill_report():
     assert rep['failure'] == 'PITR drill failed: measured RPO -1.0s is over the target 900s (or unknown)'
 
 
+# ---- pgbackrest_job_report (pgbackrest_verify / pgbackrest_expire as their RETURN documents them) ------
+
+VERIFY = {'verified': True, 'failures': [], 'age_s': 27780.6, 'pgbackrest': {
+    'stanza': 'main', 'verify_status': 'ok', 'wal_age_s': 48.5, 'wal_gaps': [],
+    'newest_backup': {'label': '20261129-021500F_20261130-021500D', 'type': 'diff', 'stopped': '2026-11-30T02:16:40Z'},
+    'newest_wal': {'segment': '00000001000000A2000000C4', 'archived_at': '2026-11-30T09:59:12Z'}}}
+EXPIRE = {'kept': [{'label': '20261129-021500F'}, {'label': '20261122-021500F'}], 'expired': [{'label': '20261001-021500F'}],
+          'blocked': None}
+RETENTION = {'daily': 7, 'weekly': 4, 'monthly': 12}
+
+
+def test_pgbackrest_job_verified_and_expired():
+    rep = pgbackrest_job_report({'verify': VERIFY, 'expire': EXPIRE, 'breaker_check': {'allowed': True}},
+                                retention=RETENTION, max_age='26h', max_wal_age='900s')
+    assert rep['sections'] == [
+        {'title': 'Verification', 'status': 'ok', 'items': {
+            'verify': 'ok', 'newest backup': '20261129-021500F_20261130-021500D (diff, 2026-11-30T02:16:40Z, 27781s old, limit 26h)',
+            'newest WAL': '00000001000000A2000000C4 archived 2026-11-30T09:59:12Z, 48s ago (RPO 900s)', 'WAL gaps': 0}},
+        {'title': 'Retention (7 daily / 4 weekly / 12 monthly full sets)', 'status': 'ok',
+         'lines': ['kept 20261129-021500F, 20261122-021500F', 'expired 20261001-021500F']}]
+    assert rep['metrics'] == {'pgbackrest_verified': True, 'pgbackrest_backup_age_seconds': 27780.6,
+                              'pgbackrest_wal_age_seconds': 48.5, 'pgbackrest_sets_expired': 1,
+                              'breaker_open{breaker="backups"}': False}
+    planned = pgbackrest_job_report({'verify': VERIFY, 'expire': dict(EXPIRE, expired=[])}, check_mode=True)
+    assert planned['sections'][1]['lines'][1] == 'would expire nothing'
+
+
+def test_pgbackrest_job_failed_verification_and_open_breaker():
+    bad = dict(VERIFY, verified=False, age_s=None, failures=['wal_age: newest archived WAL segment 2h old, max_wal_age 15m'],
+               pgbackrest=dict(VERIFY['pgbackrest'], newest_wal=None, wal_age_s=None))
+    rep = pgbackrest_job_report({'verify': bad, 'expire': {'skipped': True}, 'breaker_check': {'allowed': True}},
+                                retention=RETENTION, failure='Fail: the stanza did not verify')
+    assert [s['title'] for s in rep['sections']][:2] == ['Verification', 'Failures']
+    assert rep['sections'][0]['items']['newest WAL'] == 'none'
+    assert rep['sections'][1]['lines'] == bad['failures']
+    assert rep['sections'][2]['lines'] == ['skipped: the stanza did not verify']
+    assert rep['metrics'] == {'pgbackrest_verified': False, 'breaker_open{breaker="backups"}': False}
+    rep = pgbackrest_job_report({'verify': VERIFY, 'breaker_check': {'allowed': False, 'reason': 'threshold 1 reached'}},
+                                breaker='pg')
+    assert rep['sections'][-1]['lines'] == ['skipped: the pg breaker is open (threshold 1 reached)']
+    rep = pgbackrest_job_report({}, failure='Verify the stanza: pgbackrest not found')
+    assert rep['sections'][0]['items'] == {'verify': 'not run', 'newest backup': 'none', 'newest WAL': 'none', 'WAL gaps': 0}
+    assert rep['sections'][1]['lines'] == ['Verify the stanza: pgbackrest not found']
+
+
 def test_bad_input_is_a_clear_error():
     for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
-                 'quarterly_report', 'pitr_drill_report'):
+                 'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report'):
         with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
             FilterModule().filters()[name]('not a dict')
