@@ -635,6 +635,53 @@ def pgbackrest_job_report(results, breaker='backups', retention=None, max_age=''
     return {'sections': sections, 'metrics': metrics}
 
 
+# ---- DR: database failure -------------------------------------------------------------------------
+
+def dr_database_report(result, missing=None, dump_interval='24h'):
+    """Sections and metrics of playbooks/dr-database-failure.yml from dr_database_result
+    (missing: the databases found missing; dump_interval: the dump schedule, as the report words it)."""
+    r = _dict(result, 'dr_database_report')
+    pitr = r.get('pitr') or {}
+    method = r.get('method')
+    verdict = f" (target {_int(r.get('rpo_target_s'))}s: {'met' if r.get('rpo_met') else 'MISSED'})"
+    if method == 'pgbackrest':
+        rpo = (f"{_s(r.get('rpo_s'))}s{verdict}: the failure at {_s(pitr.get('failure_time'))}, the newest WAL segment in the "
+               f"repository ({_s(pitr.get('last_segment'))}) arrived at {_s(pitr.get('last_archived_at'))}; last transaction "
+               f"replayed {_s(pitr.get('recovery_point') or 'unknown')}")
+    elif _float(r.get('rpo_s')) < 0:
+        rpo = 'no data lost (nothing restored)'
+    elif r.get('pitr_host'):
+        rpo = (f"{_s(r.get('rpo_s'))}s, the age of the dump restored{verdict}: the cluster was running, so a lost database "
+               'came from its dump (replaying the WAL to its end would replay the loss); for the moment just before it, '
+               'run dr-data-corruption.yml with pitr_target')
+    else:
+        rpo = (f"{_s(r.get('rpo_s'))}s, the age of the dump restored{verdict}. This host is dump-only: its RPO is bounded by "
+               f"its dump schedule (every {_s(dump_interval)}); for 15 minutes put it into the pgbackrest group (WAL archiving "
+               'and point-in-time recovery: playbooks/pgbackrest.yml, docs/pitr.md)')
+    if method == 'pgbackrest':
+        cluster = (f"restored to the end of the WAL archive (pgBackRest stanza {_s(pitr.get('stanza', ''))}), the failed "
+                   f"data directory kept as {_s(pitr.get('previous_data', '-'))}")
+    elif method == 'pgbackrest-unconfirmed':
+        cluster = ('NOT restored: it does not start, and the restore to the end of the WAL archive needs '
+                   '-e dr_database_pitr_confirm=true')
+    else:
+        cluster = 'answering (its own data directory)'
+    services = r.get('services') or {}
+    sections = [
+        {'title': 'Recovery', 'status': 'ok' if r.get('recovered') else 'failed', 'items': {
+            'missing': ', '.join(map(str, missing or [])) or 'none',
+            'restored': ', '.join(map(str, r.get('restored') or [])) or 'nothing',
+            'RTO': f"{_s(r.get('rto_s'))}s (target {_int(r.get('rto_target_s'))}s: {'met' if r.get('rto_met') else 'MISSED'})",
+            'cluster': cluster, 'RPO': rpo}},
+        {'title': 'Services', 'status': 'ok' if services.get('healthy', False) else 'failed',
+         'items': {s.get('name'): _s(s.get('action', '')) for s in services.get('services') or []}},
+    ]
+    metrics = {'dr_database_rto_seconds': r.get('rto_s'), 'dr_database_rpo_seconds': r.get('rpo_s'),
+               'dr_database_recovered': r.get('recovered'), 'dr_database_rpo_met': r.get('rpo_met'),
+               'dr_database_rto_met': r.get('rto_met')}
+    return {'sections': sections, 'metrics': metrics}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -650,4 +697,5 @@ class FilterModule:
             'quarterly_report': quarterly_report,
             'pitr_drill_report': pitr_drill_report,
             'pgbackrest_job_report': pgbackrest_job_report,
+            'dr_database_report': dr_database_report,
         }

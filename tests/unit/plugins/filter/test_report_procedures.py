@@ -15,6 +15,7 @@ from ansible_collections.runbook.maintenance.plugins.filter.report import (
     FilterModule,
     connection_issues_report,
     disk_emergency_report,
+    dr_database_report,
     dr_drill_report,
     health_check_report,
     pgbackrest_job_report,
@@ -336,8 +337,50 @@ def test_pgbackrest_job_failed_verification_and_open_breaker():
     assert rep['sections'][1]['lines'] == ['Verify the stanza: pgbackrest not found']
 
 
+# ---- dr_database_report --------------------------------------------------------------------------
+
+DB_FAILURE = {
+    'recovered': True, 'rto_met': True, 'rpo_met': True, 'rto_s': 41.3, 'rpo_s': 812.4, 'rto_target_s': 3600.0,
+    'rpo_target_s': 86400.0, 'restored': ['shop'], 'method': 'none', 'pitr': {}, 'pitr_host': False,
+    'services': {'healthy': True, 'services': [{'name': 'postgresql', 'action': 'none'}, {'name': 'api', 'action': 'restart'}]},
+}
+
+
+def test_dr_database_dump_only_host():
+    rep = dr_database_report(DB_FAILURE, missing=['shop'])
+    assert rep['sections'] == [
+        {'title': 'Recovery', 'status': 'ok', 'items': {
+            'missing': 'shop', 'restored': 'shop', 'RTO': '41.3s (target 3600s: met)',
+            'cluster': 'answering (its own data directory)',
+            'RPO': '812.4s, the age of the dump restored (target 86400s: met). This host is dump-only: its RPO is bounded by '
+                   'its dump schedule (every 24h); for 15 minutes put it into the pgbackrest group (WAL archiving and '
+                   'point-in-time recovery: playbooks/pgbackrest.yml, docs/pitr.md)'}},
+        {'title': 'Services', 'status': 'ok', 'items': {'postgresql': 'none', 'api': 'restart'}}]
+    assert rep['metrics'] == {'dr_database_rto_seconds': 41.3, 'dr_database_rpo_seconds': 812.4, 'dr_database_recovered': True,
+                              'dr_database_rpo_met': True, 'dr_database_rto_met': True}
+
+
+def test_dr_database_pgbackrest_and_unconfirmed():
+    pitr = {'stanza': 'main', 'previous_data': '/var/lib/postgresql/15/main.failed', 'failure_time': '2026-12-07T10:00:00Z',
+            'last_segment': '000000010000000000000009', 'last_archived_at': '2026-12-07T09:59:48Z', 'recovery_point': None}
+    items = dr_database_report(dict(DB_FAILURE, method='pgbackrest', rpo_s=12.0, rpo_target_s=900.0, pitr=pitr,
+                                    restored=[]))['sections'][0]['items']
+    assert items['restored'] == 'nothing' and items['missing'] == 'none'
+    assert items['cluster'] == ('restored to the end of the WAL archive (pgBackRest stanza main), the failed data directory '
+                                'kept as /var/lib/postgresql/15/main.failed')
+    assert items['RPO'] == ('12.0s (target 900s: met): the failure at 2026-12-07T10:00:00Z, the newest WAL segment in the '
+                            'repository (000000010000000000000009) arrived at 2026-12-07T09:59:48Z; last transaction replayed unknown')
+    rep = dr_database_report(dict(DB_FAILURE, method='pgbackrest-unconfirmed', recovered=False, rpo_s=-1.0, services={}))
+    assert rep['sections'][0]['status'] == 'failed'
+    assert rep['sections'][0]['items']['cluster'].startswith('NOT restored: it does not start')
+    assert rep['sections'][0]['items']['RPO'] == 'no data lost (nothing restored)'
+    assert rep['sections'][1] == {'title': 'Services', 'status': 'failed', 'items': {}}
+    rpo = dr_database_report(dict(DB_FAILURE, pitr_host=True, rpo_met=False, rpo_target_s=900.0))['sections'][0]['items']['RPO']
+    assert rpo.startswith('812.4s, the age of the dump restored (target 900s: MISSED): the cluster was running')
+
+
 def test_bad_input_is_a_clear_error():
     for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
-                 'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report'):
+                 'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report', 'dr_database_report'):
         with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
             FilterModule().filters()[name]('not a dict')
