@@ -682,6 +682,34 @@ def dr_database_report(result, missing=None, dump_interval='24h'):
     return {'sections': sections, 'metrics': metrics}
 
 
+# ---- DR: data corruption (point-in-time restore) --------------------------------------------------
+
+def pitr_restore_report(result, failure=None, target_type='', target='', scratch_port=''):
+    """Sections and metrics of playbooks/dr-data-corruption.yml from pitr_restore_report (the
+    restore's result; empty when it did not get that far); failure: the run's failure (None: none)."""
+    rep = _dict(result, 'pitr_restore_report')
+    swapped = rep.get('swapped', False)
+    queries = rep.get('queries')
+    if 'queries' in rep:
+        verification = (('passed' if rep.get('verified') else 'FAILED') + ': '
+                        + ('; '.join(f"{_s(q.get('name'))} = {_s(q.get('output'))}" for q in queries or []) or 'no query'))
+    else:
+        verification = 'not run'
+    items = {
+        'target': f'{_s(target_type)} {_s(target)}',
+        'recovery point': rep.get('recovery_point', 'not reached'),
+        'scratch instance': f"port {_s(scratch_port)}, {_s(rep.get('state', 'not started'))}",
+        'restore': f"{_s(rep.get('restore_s', '-'))}s, ready after {_s(rep.get('ready_s', '-'))}s",
+        'verification': verification,
+        'swap': (f"live, timeline {_s(rep.get('timeline'))}, {_s(rep.get('total_s'))}s after the restore started; old data kept as "
+                 f"{_s(rep.get('previous_data'))}") if swapped else 'not done (pitr_confirm_swap=true swaps a verified restore in)',
+    }
+    status = 'failed' if failure is not None else ('swapped in' if swapped else 'restored')
+    return {'sections': [{'title': 'Point-in-time restore (target RTO 3 h)', 'status': status, 'items': items}],
+            'metrics': {'pitr_restore_ready_seconds': rep.get('ready_s'), 'pitr_restore_verified': rep.get('verified', False),
+                        'pitr_restore_swapped': swapped}}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -698,4 +726,5 @@ class FilterModule:
             'pitr_drill_report': pitr_drill_report,
             'pgbackrest_job_report': pgbackrest_job_report,
             'dr_database_report': dr_database_report,
+            'pitr_restore_report': pitr_restore_report,
         }

@@ -20,6 +20,7 @@ from ansible_collections.runbook.maintenance.plugins.filter.report import (
     health_check_report,
     pgbackrest_job_report,
     pitr_drill_report,
+    pitr_restore_report,
     quarterly_report,
     restore_report,
 )
@@ -379,8 +380,38 @@ def test_dr_database_pgbackrest_and_unconfirmed():
     assert rpo.startswith('812.4s, the age of the dump restored (target 900s: MISSED): the cluster was running')
 
 
+# ---- pitr_restore_report -------------------------------------------------------------------------
+
+PITR_RESTORE = {'target_type': 'time', 'target': '2026-12-07 10:00:00+00', 'state': 'running',
+                'recovery_point': '2026-12-07 09:59:58.2+00', 'restore_s': 14.2, 'ready_s': 21.9, 'scratch_port': 5499,
+                'swapped': False, 'previous_data': None, 'verified': True,
+                'queries': [{'name': 'orders', 'output': '500', 'expect': '500', 'ok': True}]}
+
+
+def test_pitr_restore_report():
+    args = {'target_type': 'time', 'target': '2026-12-07 10:00:00+00', 'scratch_port': 5499}
+    rep = pitr_restore_report(PITR_RESTORE, **args)
+    assert rep == {'sections': [{'title': 'Point-in-time restore (target RTO 3 h)', 'status': 'restored', 'items': {
+        'target': 'time 2026-12-07 10:00:00+00', 'recovery point': '2026-12-07 09:59:58.2+00',
+        'scratch instance': 'port 5499, running', 'restore': '14.2s, ready after 21.9s', 'verification': 'passed: orders = 500',
+        'swap': 'not done (pitr_confirm_swap=true swaps a verified restore in)'}}],
+        'metrics': {'pitr_restore_ready_seconds': 21.9, 'pitr_restore_verified': True, 'pitr_restore_swapped': False}}
+    swapped = dict(PITR_RESTORE, swapped=True, timeline=3, total_s=88.4, previous_data='/var/lib/postgresql/15/main.before')
+    rep = pitr_restore_report(swapped, **args)
+    assert rep['sections'][0]['status'] == 'swapped in'
+    assert rep['sections'][0]['items']['swap'] == ('live, timeline 3, 88.4s after the restore started; old data kept as '
+                                                   '/var/lib/postgresql/15/main.before')
+    rep = pitr_restore_report({}, failure='Restore: boom', **args)
+    assert rep['sections'][0]['status'] == 'failed'
+    assert rep['sections'][0]['items']['verification'] == 'not run'
+    assert rep['sections'][0]['items']['scratch instance'] == 'port 5499, not started'
+    assert rep['metrics'] == {'pitr_restore_ready_seconds': None, 'pitr_restore_verified': False, 'pitr_restore_swapped': False}
+    assert pitr_restore_report(dict(PITR_RESTORE, queries=[]))['sections'][0]['items']['verification'] == 'passed: no query'
+
+
 def test_bad_input_is_a_clear_error():
     for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
-                 'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report', 'dr_database_report'):
+                 'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report', 'dr_database_report',
+                 'pitr_restore_report'):
         with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
             FilterModule().filters()[name]('not a dict')
