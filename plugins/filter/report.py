@@ -710,6 +710,46 @@ def pitr_restore_report(result, failure=None, target_type='', target='', scratch
                         'pitr_restore_swapped': swapped}}
 
 
+# ---- DR: complete recovery ------------------------------------------------------------------------
+
+def complete_recovery_report(result, services=None, failure='', host='', check_mode=False):
+    """Sections, metrics and summary of playbooks/dr-complete-recovery.yml from
+    complete_recovery_result (services: complete_recovery_services_result)."""
+    r = _dict(result, 'complete_recovery_report')
+    services = services or {}
+    steps = r.get('steps') or []
+    rto_target = _int(r.get('rto_target_s'))
+    if check_mode:
+        rto = f'measured by a real run (target {rto_target}s)'
+    else:
+        rto = f"{_s(r.get('rto_s'))}s (target {rto_target}s: {'met' if r.get('rto_met') else 'MISSED'})"
+    if _float(r.get('rpo_s')) >= 0:
+        rpo = (f"{_s(r.get('rpo_s'))}s, the age of the oldest of the newest backups used (target {_int(r.get('rpo_target_s'))}s: "
+               + ('met' if r.get('rpo_met') else
+                  'MISSED - the backups are older than the target; dumps are daily, WAL archiving (pgBackRest) gives minutes')
+               + ')')
+    else:
+        rpo = 'no backup used'
+    used = {}
+    for b in r.get('backups_used') or []:
+        used[b.get('name')] = f"{_base(b.get('artefact'))}, made {_s(b.get('created_at'))} ({_s(b.get('age_s'))}s old)"
+    sections = [
+        {'title': 'Steps', 'status': 'failed' if failure else ('planned' if check_mode else 'ok'),
+         'items': {x.get('step'): f"{_s(x.get('status'))}: {_s(x.get('detail'))}" for x in steps}},
+        {'title': 'Objectives',
+         'status': 'planned' if check_mode else ('ok' if r.get('rto_met') and r.get('rpo_met') else 'failed'),
+         'items': {'RTO': rto, 'RPO': rpo}},
+        {'title': 'Backups used', 'items': used or {'none': 'no backup found'}},
+        {'title': 'Services', 'status': 'ok' if services.get('healthy', False) else ('planned' if check_mode else 'failed'),
+         'items': {x.get('name'): _s(x.get('action', '')) for x in services.get('services') or []}},
+    ]
+    summary = (('plan for ' if check_mode else ('rebuilt ' if r.get('recovered') else 'FAILED to rebuild '))
+               + f"{_s(host)} from {_s(r.get('source'))}" + ('' if check_mode else f" in {_s(r.get('rto_s'))}s"))
+    metrics = {'dr_complete_recovery_rto_seconds': r.get('rto_s'), 'dr_complete_recovery_rpo_seconds': r.get('rpo_s'),
+               'dr_complete_recovery_recovered': r.get('recovered'), 'dr_complete_recovery_rto_met': r.get('rto_met')}
+    return {'sections': sections, 'metrics': metrics, 'summary': summary}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -727,4 +767,5 @@ class FilterModule:
             'pgbackrest_job_report': pgbackrest_job_report,
             'dr_database_report': dr_database_report,
             'pitr_restore_report': pitr_restore_report,
+            'complete_recovery_report': complete_recovery_report,
         }

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.maintenance.plugins.filter.report import (
     FilterModule,
+    complete_recovery_report,
     connection_issues_report,
     disk_emergency_report,
     dr_database_report,
@@ -409,9 +410,42 @@ def test_pitr_restore_report():
     assert pitr_restore_report(dict(PITR_RESTORE, queries=[]))['sections'][0]['items']['verification'] == 'passed: no query'
 
 
+# ---- complete_recovery_report ----------------------------------------------------------------------
+
+RECOVERY = {'recovered': True, 'source': 'dumps', 'rto_s': 121.4, 'rto_target_s': 7200, 'rto_met': True, 'rpo_s': 3600.2,
+            'rpo_target_s': 86400, 'rpo_met': True,
+            'steps': [{'step': 'packages', 'status': 'ok', 'detail': 'postgresql-15 present'},
+                      {'step': 'cluster', 'status': 'changed', 'detail': 'initdb 15/main'}],
+            'backups_used': [{'name': 'database shop', 'artefact': '/srv/backups/shop/shop-20261207T020000Z.dump',
+                              'created_at': '2026-12-07T02:00:00Z', 'age_s': 3600.2}]}
+
+
+def test_complete_recovery_report():
+    services = {'healthy': True, 'services': [{'name': 'postgresql', 'action': 'start'}]}
+    rep = complete_recovery_report(RECOVERY, services=services, host='db-1')
+    assert rep['sections'] == [
+        {'title': 'Steps', 'status': 'ok', 'items': {'packages': 'ok: postgresql-15 present', 'cluster': 'changed: initdb 15/main'}},
+        {'title': 'Objectives', 'status': 'ok', 'items': {
+            'RTO': '121.4s (target 7200s: met)',
+            'RPO': '3600.2s, the age of the oldest of the newest backups used (target 86400s: met)'}},
+        {'title': 'Backups used', 'items': {'database shop': 'shop-20261207T020000Z.dump, made 2026-12-07T02:00:00Z (3600.2s old)'}},
+        {'title': 'Services', 'status': 'ok', 'items': {'postgresql': 'start'}}]
+    assert rep['summary'] == 'rebuilt db-1 from dumps in 121.4s'
+    assert rep['metrics'] == {'dr_complete_recovery_rto_seconds': 121.4, 'dr_complete_recovery_rpo_seconds': 3600.2,
+                              'dr_complete_recovery_recovered': True, 'dr_complete_recovery_rto_met': True}
+    plan = complete_recovery_report(dict(RECOVERY, recovered=False), host='db-1', check_mode=True)
+    assert plan['summary'] == 'plan for db-1 from dumps'
+    assert plan['sections'][1]['items']['RTO'] == 'measured by a real run (target 7200s)'
+    assert plan['sections'][3] == {'title': 'Services', 'status': 'planned', 'items': {}}
+    bad = complete_recovery_report(dict(RECOVERY, recovered=False, rpo_s=-1.0, backups_used=[]), failure='Restore: boom', host='db-1')
+    assert bad['summary'].startswith('FAILED to rebuild db-1 from dumps')
+    assert bad['sections'][0]['status'] == 'failed' and bad['sections'][1]['items']['RPO'] == 'no backup used'
+    assert bad['sections'][2]['items'] == {'none': 'no backup found'}
+
+
 def test_bad_input_is_a_clear_error():
     for name in ('disk_emergency_report', 'health_check_report', 'connection_issues_report', 'dr_drill_report',
                  'quarterly_report', 'pitr_drill_report', 'pgbackrest_job_report', 'dr_database_report',
-                 'pitr_restore_report'):
+                 'pitr_restore_report', 'complete_recovery_report'):
         with pytest.raises(AnsibleFilterError, match=f'{name}: expects a dictionary'):
             FilterModule().filters()[name]('not a dict')
