@@ -127,8 +127,10 @@ def test_a_dry_run_merges_as_planned():
     assert '(dry run)' in merged['lines'][0] and '10 planned' in merged['lines'][0]
 
 
-@pytest.mark.parametrize('bad', [[], 'fleet.json', [{'hosts': []}], [{'procedure': 'weekly', 'hosts': 'a', 'done': [],
-                                                                       'failed': [], 'not_started': []}]])
+NOT_LISTS = {'procedure': 'weekly', 'hosts': 'a', 'done': [], 'failed': [], 'not_started': []}
+
+
+@pytest.mark.parametrize('bad', [[], 'fleet.json', [{'hosts': []}], [NOT_LISTS]])
 def test_bad_input_is_a_filter_error(bad):
     with pytest.raises(AnsibleFilterError):
         fleet_merge(bad)
