@@ -103,10 +103,26 @@ def conversion_vars(data, template):
     return out
 
 
+def slice_vars(data, template):
+    """A sliced window template tells each slice job which run and slice it is: AWX passes no slice
+    number to the playbook, but awx_workflow_job_id is the workflow job of the sliced run (the same
+    for every slice; absent when AWX runs a single job: one host, or one slice) and awx_job_id the
+    slice's own job."""
+    count = template_settings(data, template)['job_slice_count']
+    if not template.get('window') or count < 2:
+        return {}
+    return {
+        'maintenance_run_id': "awx-{{ awx_workflow_job_id | default(awx_job_id) }}",
+        'maintenance_run_slice': "job-{{ awx_job_id }}",
+        'maintenance_run_slices': count,
+    }
+
+
 def extra_vars(data, template):
     merged = dict(template.get('extra_vars') or {})
     if template.get('window'):
         merged['maintenance_window_timezone'] = data['timezone']
+    merged.update(slice_vars(data, template))
     merged.update(conversion_vars(data, template))
     return merged
 
@@ -200,7 +216,7 @@ def job_template_asset(data, key, template):
         'become_enabled': settings['become_enabled'],
         'diff_mode': False,
         'allow_simultaneous': settings['allow_simultaneous'],
-        'job_slice_count': 1,
+        'job_slice_count': settings['job_slice_count'],
         'webhook_service': '',
         'prevent_instance_group_fallback': False,
     }
@@ -323,6 +339,7 @@ def collection_playbook(data):
             'become_enabled': settings['become_enabled'], 'allow_simultaneous': settings['allow_simultaneous'],
             'extra_vars': extra_vars(data, template),
             'survey_enabled': bool(template.get('questions')),
+            'job_slice_count': settings['job_slice_count'],
         }
         if template.get('limit'):
             jt['limit'] = template['limit']

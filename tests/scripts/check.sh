@@ -48,7 +48,10 @@ sanity_changed() {
 lint_changed() {
   local -a targets=()
   for f in "${CHANGED[@]}"; do
-    case $f in *.yml|*.yaml) targets+=("$f");; esac
+    case $f in
+      awx/awx-collection.yml) ;;  # excluded in .ansible-lint (awx.awx is not installable here); a named file bypasses that
+      *.yml|*.yaml) targets+=("$f");;
+    esac
   done
   [ ${#targets[@]} -gt 0 ] || { echo "no YAML file has changed"; return 0; }
   if [ -n "${CHECK_ALL:-}" ]; then targets=(); fi

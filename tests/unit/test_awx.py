@@ -583,3 +583,67 @@ def test_a_missing_credential_is_reported_by_the_importer(caplog):
     fake.objects = {u: o for u, o in fake.objects.items() if o['type'] != 'credential'}
     api, _changed = import_into(fake, json.loads(json.dumps(DOC)))
     assert api._has_error
+
+
+# ---- job slicing -------------------------------------------------------------------------------------
+
+SLICED = {'weekly', 'monthly', 'backup'}
+
+
+def test_window_templates_slice_and_incident_ones_do_not():
+    by_name = {jt['name']: jt for jt in DOC['job_templates']}
+    for key, template in DATA['job_templates'].items():
+        jt = by_name[template['name']]
+        if key in SLICED:
+            assert jt['job_slice_count'] > 1, key
+        else:
+            assert jt['job_slice_count'] == 1, key
+        if 'INCIDENT' in template['name'] or key in ('dr-failover', 'restore', 'dr-pitr-drill'):
+            assert jt['job_slice_count'] == 1, f'{key} acts on the host(s) it is launched on: never sliced'
+    play = yaml.safe_load((REPO / 'awx' / 'awx-collection.yml').read_text(encoding='utf-8'))
+    tasks = {t['awx.awx.job_template']['name']: t['awx.awx.job_template'] for t in play[0]['tasks'] if 'awx.awx.job_template' in t}
+    assert all(tasks[name]['job_slice_count'] == jt['job_slice_count'] for name, jt in by_name.items())
+
+
+def test_sliced_window_templates_name_the_run_and_the_slice():
+    for jt in DOC['job_templates']:
+        fixed = json.loads(jt['extra_vars'])
+        window = jt['playbook'] in ('playbooks/maintenance-weekly.yml', 'playbooks/maintenance-monthly.yml')
+        assert ('maintenance_run_slice' in fixed) is (window and jt['job_slice_count'] > 1), jt['name']
+        if 'maintenance_run_slice' in fixed:
+            assert fixed['maintenance_run_slices'] == jt['job_slice_count']
+
+
+def test_the_slice_vars_as_ansible_templates_them(tmp_path):
+    """AWX's meta vars of a slice job (awx_job_id, awx_workflow_job_id of the sliced run) and of a
+    single job (no workflow) give the run and slice ids the window's plan task reads."""
+    weekly = next(jt for jt in DOC['job_templates'] if jt['playbook'] == 'playbooks/maintenance-weekly.yml')
+    fixed = {k: v for k, v in json.loads(weekly['extra_vars']).items() if k.startswith('maintenance_run')}
+    playbook = tmp_path / 'probe.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'name': 'probe', 'hosts': 'localhost', 'gather_facts': False,
+        'tasks': [{'name': 'ids', 'ansible.builtin.assert': {'that': [
+            'maintenance_run_id == expected_run', 'maintenance_run_slice == expected_slice',
+            'maintenance_run_slices | int == 2']}}],
+    }]), encoding='utf-8')
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_HOME=str(REPO / '.build' / 'ansible-home'), ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'))
+    for meta, run_id, slice_id in (({'awx_job_id': 4713, 'awx_workflow_job_id': 4711}, 'awx-4711', 'job-4713'),
+                                   ({'awx_job_id': 4720}, 'awx-4720', 'job-4720')):
+        extravars = tmp_path / 'extravars'
+        lines = [f'{k}: {json.dumps(v)}' for k, v in {**fixed, **meta}.items()]
+        lines += [f'expected_run: {run_id}', f'expected_slice: {slice_id}']
+        extravars.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+        run = subprocess.run([str(Path(sys.executable).parent / 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                              '-e', f'@{extravars}', str(playbook)],
+                             capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_awxkit_imports_the_slice_count(caplog):
+    fake = FakeAWX()
+    api, _changed = import_into(fake, json.loads(json.dumps(DOC)))
+    assert not api._has_error, caplog.text
+    created = {o['name']: o for o in fake.objects.values() if o['type'] == 'job_template'}
+    for key, template in DATA['job_templates'].items():
+        assert created[template['name']]['job_slice_count'] == (2 if key in SLICED else 1), key
