@@ -40,7 +40,7 @@ description:
   - Read-only, never reports a change, unless O(record=true). Fails when a check fails, naming
     every failed check, unless O(fail_on_error=false).
   - With O(record=true) the verdict is written into the artefact's own manifest
-    (C(<artefact>.json), a local artefact only): the manifest as read, with C(verified) (RV(verified))
+    (C(<artefact>.json), a local artefact only), the manifest as read with C(verified) (RV(verified))
     and C(verification) (RV(checks)) set, so that the manifest uploaded to S3 or read by a restore
     carries it. The manifest is replaced atomically (a private temporary file beside it, renamed over
     it), never through a symlink, keeps its owner and its mode (or gets O(record_mode)), and a
