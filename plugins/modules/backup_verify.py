@@ -55,7 +55,7 @@ attributes:
     support: full
     description:
       - Every check that only reads runs; V(restore) and V(rows), which create a (scratch)
-        database, are reported as skipped. With O(record=true) nothing is written; RV(changed)
+        database, are reported as skipped. With O(record=true) nothing is written; C(changed)
         says whether the manifest would be.
   diff_mode:
     support: none

@@ -89,7 +89,7 @@ options:
     type: raw
     default: 10
   emergency_free_percent:
-    description: Free space, in percent, under which the disk-space emergency is due (RV(disk[].emergency)).
+    description: Free space, in percent, under which the disk-space emergency is due (C(emergency) in RV(disk)).
     type: raw
     default: 5
   backup_dir:
