@@ -74,6 +74,23 @@ def sanitize_name(name: str) -> str:
     return '_' + cleaned[1:] if cleaned.startswith('.') else (cleaned or '_')
 
 
+def parse_mode(value, what: str) -> int:
+    """A permission mode from '0640', '640' or an int (YAML's 0640 is already octal). Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f'{what} must be an octal mode such as 0600, got {value!r}')
+    if isinstance(value, int):
+        mode = value
+    else:
+        text = str(value).strip()
+        try:
+            mode = int(text, 8)
+        except ValueError:
+            raise ValueError(f"{what} must be an octal mode such as '0600', got {value!r}") from None
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f'{what} must be a permission mode between 0000 and 0777, got {value!r}')
+    return mode
+
+
 def _trusted_owner(uid: int) -> bool:
     return uid in (0, os.geteuid())
 

@@ -11,9 +11,11 @@ in pgclient.py.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 
@@ -34,6 +36,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.backup import 
     human_duration,
     human_size,
     is_candidate,
+    manifest_bytes,
     manifest_path,
     newest_first,
     parse_manifest,
@@ -75,6 +78,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import (
     module_s3_client,
     validate_s3_params,
 )
+from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import check_trusted_path, fsync_dir
 from ansible_collections.runbook.maintenance.plugins.module_utils.sizes import check_size
 from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
@@ -785,3 +789,66 @@ class BackupVerify:
             self.result['msg'] = f"{artefact} verified: {', '.join(passed)}" + \
                 (f" ({', '.join(skipped)} skipped in check mode)" if skipped else '')
         return self.result
+
+
+# ---- recording the verification in the manifest ----------------------------------------------
+def recorded_manifest(manifest: dict, verified: bool, checks: dict) -> dict:
+    """The manifest with the verification recorded: what the backup role's copy task wrote,
+    the manifest combined with ``verified`` and ``verification`` (the checks)."""
+    data = dict(manifest)
+    data['verified'] = verified
+    data['verification'] = checks
+    return data
+
+
+def record_verification(artefact: str, current: dict, data: dict, mode: int | None, check_mode: bool) -> dict:
+    """Write data as the manifest of a local artefact in place of current (what was read from it).
+
+    The manifest is replaced atomically (a fresh private temporary file beside it, fsync, rename,
+    fsync of the directory), never through a symlink: it must be a regular file, and the name is
+    renamed over, never opened. The new file keeps the manifest's owner and group (when this user
+    may set them) and gets mode, default the manifest's own mode. Returns
+    ``{'path', 'changed', 'recorded'}``; nothing is written in check mode or when nothing changes.
+    Raises OSError or ValueError (the caller reports it)."""
+    path = manifest_path(artefact)
+    directory = os.path.dirname(os.path.abspath(path))
+    check_trusted_path(directory)
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f'{path} is not a regular file (a symlink is never followed)')
+    new_mode = stat.S_IMODE(info.st_mode) if mode is None else mode
+    content = manifest_bytes(data)
+    changed = data != current or new_mode != stat.S_IMODE(info.st_mode)
+    outcome = {'path': path, 'changed': changed, 'recorded': False}
+    if check_mode or not changed:
+        outcome['recorded'] = not changed
+        return outcome
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(handle, 'wb') as out:
+            out.write(content)
+            out.flush()
+            if (info.st_uid, info.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(out.fileno(), info.st_uid, info.st_gid)
+                except PermissionError:
+                    pass  # not root: the manifest becomes this user's, as a copy by this user would
+            os.fchmod(out.fileno(), new_mode)
+            os.fsync(out.fileno())
+        again = os.lstat(path)
+        if (again.st_dev, again.st_ino) != (info.st_dev, info.st_ino):
+            raise OSError(errno.EEXIST, 'the manifest was replaced while it was verified, not overwritten', path)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        fsync_dir(dir_fd)
+    finally:
+        os.close(dir_fd)
+    outcome['recorded'] = True
+    return outcome

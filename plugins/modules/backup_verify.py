@@ -37,8 +37,14 @@ description:
     C(runbook.maintenance.pgbackrest_verify) (O(pgbackrest_stanza) becomes
     O(runbook.maintenance.pgbackrest_verify#module:stanza), O(pgbackrest_config) becomes
     O(runbook.maintenance.pgbackrest_verify#module:config)).
-  - Read-only, never reports a change. Fails when a check fails, naming every failed check,
-    unless O(fail_on_error=false).
+  - Read-only, never reports a change, unless O(record=true). Fails when a check fails, naming
+    every failed check, unless O(fail_on_error=false).
+  - With O(record=true) the verdict is written into the artefact's own manifest
+    (C(<artefact>.json), a local artefact only), the manifest as read with C(verified) (RV(verified))
+    and C(verification) (RV(checks)) set, so that the manifest uploaded to S3 or read by a restore
+    carries it. The manifest is replaced atomically (a private temporary file beside it, renamed over
+    it), never through a symlink, keeps its owner and its mode (or gets O(record_mode)), and a
+    missing or unreadable manifest is left as it is (a warning).
 author:
   - Runbook Maintainers (@runbook-maintenance)
 extends_documentation_fragment:
@@ -49,13 +55,16 @@ attributes:
     support: full
     description:
       - Every check that only reads runs; V(restore) and V(rows), which create a (scratch)
-        database, are reported as skipped.
+        database, are reported as skipped. With O(record=true) nothing is written; C(changed)
+        says whether the manifest would be.
   diff_mode:
     support: none
     description: Nothing to diff.
   idempotent:
-    support: full
-    description: Changes nothing; the scratch database of V(restore) is always dropped.
+    support: partial
+    description:
+      - Changes nothing; the scratch database of V(restore) is always dropped.
+      - With O(record=true) the manifest changes when the verification's details do (an age is one).
 options:
   path:
     description:
@@ -131,6 +140,18 @@ options:
       - Directory for the S3 download and the extraction of a tar archive to restore; it needs
         room for the artefact (extracted). Default, the system's temporary directory.
     type: path
+  record:
+    description:
+      - Write the verification into the artefact's manifest (C(<artefact>.json)), see the description.
+        For a local artefact (O(path), or O(latest_in) a directory) only.
+      - Recorded also when a check failed (C(verified) is then false), as the backup role always did.
+    type: bool
+    default: false
+  record_mode:
+    description:
+      - Permission mode of the manifest written by O(record=true) (V('0600'), V('0640')). Default,
+        the mode the manifest has.
+    type: raw
   fail_on_error:
     description: Fail the task when a check fails. With V(false) the result reports RV(verified) and RV(failures) only.
     type: bool
@@ -208,6 +229,13 @@ EXAMPLES = r'''
     endpoint_url: https://minio.internal:9000
     aws_access_key: "{{ vault_s3_access_key }}"
     aws_secret_key: "{{ vault_s3_secret_key }}"
+
+- name: Verify a new dump and record the verdict in its manifest (verified, verification)
+  runbook.maintenance.backup_verify:
+    path: /var/backups/postgresql/app/app-20261129T020000Z.dump
+    record: true
+    record_mode: '0600'
+    fail_on_error: false
 
 - name: Report only, let the next task decide (for example a circuit breaker)
   runbook.maintenance.backup_verify:
@@ -334,6 +362,18 @@ duration_s:
   returned: when an artefact is verified (not with the deprecated O(pgbackrest_stanza))
   type: float
   sample: 43.7
+recorded:
+  description:
+    - With O(record=true), whether the manifest holds this verification after the run (false in
+      check mode when it would be written, and when the manifest is missing or unreadable).
+  returned: when O(record=true)
+  type: bool
+  sample: true
+manifest_path:
+  description: With O(record=true), the manifest the verification is recorded in.
+  returned: when O(record=true) and there is an artefact
+  type: str
+  sample: /var/backups/postgresql/app/app-20261129T020000Z.dump.json
 restore:
   description: The restore into the scratch database (null when it did not run).
   returned: always
@@ -365,7 +405,14 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.pgbackrest_ver
 from ansible_collections.runbook.maintenance.plugins.module_utils.pgclient import Terminated, raise_on_termination
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import postgres_common_argument_spec
 from ansible_collections.runbook.maintenance.plugins.module_utils.s3 import s3_common_argument_spec
-from ansible_collections.runbook.maintenance.plugins.module_utils.verify import CHECKS, DEFAULT_CHECKS, BackupVerify
+from ansible_collections.runbook.maintenance.plugins.module_utils.safefile import UnsafePath, describe_os_error, parse_mode
+from ansible_collections.runbook.maintenance.plugins.module_utils.verify import (
+    CHECKS,
+    DEFAULT_CHECKS,
+    BackupVerify,
+    record_verification,
+    recorded_manifest,
+)
 
 ALL_CHECKS = CHECKS + tuple(name for name in PGBACKREST_CHECKS if name not in CHECKS)
 # Kept for one release: the pgBackRest checks are runbook.maintenance.pgbackrest_verify's now.
@@ -389,6 +436,27 @@ def verify_stanza(module: AnsibleModule) -> None:
     module.exit_json(**result)
 
 
+def record(module: AnsibleModule, verifier: BackupVerify, result: dict, mode: int | None) -> None:
+    """record=true: write verified and verification into the artefact's manifest (see record_verification)."""
+    result['recorded'] = False
+    if verifier.source is None:
+        return
+    artefact = verifier.source.artefact
+    result['manifest_path'] = verifier.source.manifest_location
+    if verifier.manifest is None:
+        module.warn(f"verification of {artefact} not recorded: "
+                    f"{verifier.manifest_problem or 'the manifest was not read (the artefact is missing)'}")
+        return
+    data = recorded_manifest(verifier.manifest, result['verified'], result['checks'])
+    try:
+        outcome = record_verification(artefact, verifier.manifest, data, mode, module.check_mode)
+    except (OSError, ValueError, UnsafePath) as exc:
+        text = describe_os_error(exc, result['manifest_path']) if isinstance(exc, OSError) else str(exc)
+        module.fail_json(**dict(result, msg=f'cannot record the verification of {artefact} in its manifest: {text}'))
+    result['recorded'] = outcome['recorded']
+    result['changed'] = outcome['changed']
+
+
 def main() -> None:
     argument_spec = postgres_common_argument_spec()
     argument_spec.update(s3_common_argument_spec())
@@ -408,6 +476,8 @@ def main() -> None:
         pg_bin_dir=dict(type='path'),
         tmp_dir=dict(type='path'),
         fail_on_error=dict(type='bool', default=True),
+        record=dict(type='bool', default=False),
+        record_mode=dict(type='raw'),
         pgbackrest_stanza=dict(type='str'),
         pgbackrest_config=dict(type='path'),
         pgbackrest_bin=dict(type='path'),
@@ -423,6 +493,22 @@ def main() -> None:
         required_together=[('s3_bucket', 's3_key')],
         supports_check_mode=True,
     )
+    record_mode = None
+    if module.params['record'] or module.params['record_mode'] is not None:
+        problems = []
+        if module.params['pgbackrest_stanza'] is not None or module.params['s3_key'] is not None \
+                or (module.params['latest_in'] or '').startswith('s3://'):
+            problems.append('record applies to a local artefact (path, or latest_in a directory), '
+                            'not to S3 or a pgBackRest stanza')
+        if module.params['record_mode'] is not None:
+            if not module.params['record']:
+                problems.append('record_mode needs record=true')
+            try:
+                record_mode = parse_mode(module.params['record_mode'], 'record_mode')
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            module.fail_json(msg='Invalid options: ' + '; '.join(problems))
     if module.params['pgbackrest_stanza'] is not None:
         verify_stanza(module)
     if module.params['checks'] is None:
@@ -440,6 +526,8 @@ def main() -> None:
         module.fail_json(**dict(verifier.result, msg=verifier.terminated(exc.signum),
                                 duration_s=round(time.monotonic() - began, 3)))
     result['duration_s'] = round(time.monotonic() - began, 3)
+    if module.params['record']:
+        record(module, verifier, result, record_mode)
     if result['failures'] and module.params['fail_on_error']:
         module.fail_json(**result)
     module.exit_json(**result)

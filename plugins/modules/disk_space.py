@@ -125,84 +125,9 @@ state_written:
   type: bool
 '''
 
-import json
-import os
-import stat
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.maintenance.plugins.module_utils import diskspace
-from ansible_collections.runbook.maintenance.plugins.module_utils.jsonfile import write_json_atomic
-
-
-class DiskSpace:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-
-    def read_state(self, path: str) -> dict:
-        """The previous state, or {} (none, unreadable, planted: a symlink, not a regular file, or
-        owned by someone else)."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, 'O_NONBLOCK', 0))
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            self.module.warn(f'disk_space: ignoring the state file {path}: {exc.strerror} (a symbolic link is never followed)')
-            return {}
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_size > 1024 * 1024:
-                self.module.warn(f'disk_space: ignoring the state file {path}: not a regular file of this user '
-                                 '(or too big); it is replaced')
-                return {}
-            with os.fdopen(fd, 'r', encoding='utf-8') as handle:
-                fd = None
-                data = json.load(handle)
-        except (OSError, ValueError) as exc:
-            self.module.warn(f'disk_space: ignoring the unreadable state file {path}: {exc}')
-            return {}
-        finally:
-            if fd is not None:
-                os.close(fd)
-        return data if isinstance(data, dict) and isinstance(data.get('filesystems'), dict) else {}
-
-    def run(self) -> dict:
-        now = time.time()
-        state_file = self.params['state_file']
-        previous = self.read_state(state_file).get('filesystems', {}) if state_file else {}
-        filesystems, by_mount, missing = [], {}, []
-        for path in self.params['paths']:
-            if not os.path.exists(path):
-                missing.append(path)
-                continue
-            mount = diskspace.mount_point(path)
-            if mount in by_mount:
-                by_mount[mount]['paths'].append(path)
-                continue
-            entry = {'path': path, 'paths': [path], 'mount': mount, **diskspace.measure(path)}
-            entry.update(diskspace.growth(previous.get(mount), entry['size_used'], now))
-            entry['days_until_full'] = diskspace.days_until_full(entry['size_available'], entry['growth_bytes_per_day'])
-            entry['low'] = entry['free_percent'] < self.params['min_free_percent']
-            entry['emergency'] = entry['free_percent'] < self.params['emergency_free_percent']
-            by_mount[mount] = entry
-            filesystems.append(entry)
-        written = False
-        if state_file and not self.module.check_mode and filesystems:
-            directory = os.path.dirname(os.path.abspath(state_file))
-            if not os.path.isdir(directory):
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            kept = {m: r for m, r in previous.items() if isinstance(r, dict)}
-            kept.update({f['mount']: {'at': now, 'used': f['size_used'], 'size_total': f['size_total']}
-                         for f in filesystems})
-            try:
-                write_json_atomic(state_file, {'version': 1, 'filesystems': kept}, indent=1,
-                                  trailing_newline=True, mode=0o600)
-                written = True
-            except OSError as exc:
-                self.module.warn(f'disk_space: could not write the state file {state_file}: {exc}')
-        return {'changed': False, 'filesystems': filesystems, 'missing': missing, 'state_written': written}
+from ansible_collections.runbook.maintenance.plugins.module_utils.diskspace import DiskSpace
 
 
 def main() -> None:

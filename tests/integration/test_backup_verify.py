@@ -555,3 +555,64 @@ def test_s3_body_is_streamed_not_buffered(s3, s3_server, pg, run_module):
                     **s3_args(s3_server, bucket, s3_key='files/blob.bin'))
     assert result['verified'] is True, result
     assert result['sha256'] == digest and result['size_bytes'] == len(body)
+
+
+# ---- record=true: the verdict written into the manifest ------------------------------------------
+def test_record_writes_the_verdict_into_the_manifest_atomically(pg, source, run_module, tmp_path):
+    store = tmp_path / 'store'
+    dump = make_backup(pg, source, store / 'app.dump')
+    manifest = Path(f'{dump}.json')
+    before = json.loads(manifest.read_text())
+    result = verify(run_module, pg, path=str(dump), record=True, record_mode='0640')
+    assert result['verified'] is True and result['recorded'] is True and result['changed'] is True, result
+    assert result['manifest_path'] == str(manifest)
+    written = json.loads(manifest.read_text())
+    # Exactly what the backup role's copy task wrote: the manifest, verified and verification (the checks).
+    assert written == dict(before, verified=True, verification=result['checks'])
+    assert manifest.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in store.iterdir() if p.name.startswith('.')] == []  # no temporary file left
+    # The manifest written is still one backup_verify accepts.
+    again = verify(run_module, pg, path=str(dump), checks=['exists', 'checksum'])
+    assert again['verified'] is True and again['manifest']['verified'] is True, again
+
+
+def test_record_keeps_the_manifest_mode_and_records_a_failure(pg, source, run_module, tmp_path):
+    dump = make_backup(pg, source, tmp_path / 'store' / 'app.dump')
+    manifest = Path(f'{dump}.json')
+    manifest.chmod(0o600)
+    result = verify(run_module, pg, path=str(dump), record=True, max_age='1m', fail_on_error=False)
+    assert result['verified'] is False and result['recorded'] is True, result
+    written = json.loads(manifest.read_text())
+    assert written['verified'] is False and written['verification']['age']['ok'] is False
+    assert manifest.stat().st_mode & 0o777 == 0o600
+
+
+def test_record_in_check_mode_writes_nothing_and_says_it_would(pg, source, run_module, tmp_path):
+    store = tmp_path / 'store'
+    dump = make_backup(pg, source, store / 'app.dump')
+    files_before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in store.iterdir()}
+    result = verify(run_module, pg, check=True, path=str(dump), record=True)
+    assert result['changed'] is True and result['recorded'] is False, result
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in store.iterdir()} == files_before
+
+
+def test_record_never_follows_a_symlinked_manifest(pg, source, run_module, tmp_path):
+    store = tmp_path / 'store'
+    dump = make_backup(pg, source, store / 'app.dump')
+    target = tmp_path / 'elsewhere.json'
+    Path(f'{dump}.json').rename(target)
+    original = target.read_bytes()
+    Path(f'{dump}.json').symlink_to(target)
+    result = verify(run_module, pg, path=str(dump), record=True, fail_on_error=False)
+    assert_no_traceback(result)
+    assert result['recorded'] is False and result['changed'] is False, result
+    assert target.read_bytes() == original and Path(f'{dump}.json').is_symlink()
+    assert 'not recorded' in json.dumps(result.get('warnings', [])), result
+
+
+def test_record_refuses_s3_and_a_bad_mode(pg, run_module, tmp_path):
+    result = verify(run_module, pg, s3_bucket='b', s3_key='k.dump', record=True)
+    assert result['failed'] and 'record applies to a local artefact' in result['msg'], result
+    result = verify(run_module, pg, path=str(tmp_path / 'x.dump'), record=True, record_mode='rwx')
+    assert result['failed'] and 'record_mode must be an octal mode' in result['msg'], result
+    assert_no_traceback(result)
