@@ -233,6 +233,7 @@ failure_details:
   elements: dict
 '''
 
+import math
 import socket
 import time
 
@@ -249,7 +250,7 @@ from ansible_collections.runbook.maintenance.plugins.module_utils.postgres impor
     psycopg,
     scrub,
 )
-from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import parse_duration
+from ansible_collections.runbook.maintenance.plugins.module_utils.timeutil import check_duration
 
 
 def percent(name: str, value, errors: list) -> float:
@@ -276,16 +277,17 @@ class HealthCheck:
         if p['max_replication_lag_s'] not in (None, ''):
             try:
                 self.max_lag = float(p['max_replication_lag_s'])
-                if self.max_lag != self.max_lag or self.max_lag < 0:
+                if not math.isfinite(self.max_lag) or self.max_lag < 0:
                     raise ValueError
             except (TypeError, ValueError):
                 errors.append(f"max_replication_lag_s must be a number of seconds (0 or more), got {p['max_replication_lag_s']!r}")
         self.max_backup_age = None
         if p['max_backup_age'] not in (None, ''):
             try:
-                self.max_backup_age = parse_duration(p['max_backup_age'])
+                # 0: every backup is too old (as backup_verify's max_age); beyond 100 years: refused
+                self.max_backup_age = check_duration('max_backup_age', p['max_backup_age'], allow_zero=True)
             except ValueError as exc:
-                errors.append(f'max_backup_age: {exc}')
+                errors.append(str(exc))
         for name in list(p['breakers']) + list(p['required_closed_breakers']):
             if not NAME_RE.match(name or ''):
                 errors.append(f"breaker names must be letters, digits, '.', '_' or '-' (got {name!r})")

@@ -36,13 +36,14 @@ ZERO_OK = {('disk_cleanup', 'age'), ('disk_cleanup', 'min_size'), ('backup_verif
            ('pg_vacuum', 'min_bloat_bytes'), ('pg_vacuum', 'min_dead_ratio'), ('pg_vacuum', 'min_bloat_ratio'),
            ('pg_vacuum', 'time_budget'), ('backup_verify', 'max_age'), ('backup_verify', 'max_wal_age'),
            ('backup_verify', 'max_size_drop_ratio'), ('pgbackrest_verify', 'max_age'),
-           ('pgbackrest_verify', 'max_wal_age')}
+           ('pgbackrest_verify', 'max_wal_age'), ('health_check', 'max_backup_age')}
 # Points in time rather than durations.
 TIMES = {('pg_vacuum', 'deadline')}
 # Names that look like a duration but are not one (an age in transaction IDs).
 NOT_DURATIONS = {('pg_vacuum', 'min_xid_age')}
 PERCENT = {('disk_cleanup', 'target_free_percent'), ('disk_space', 'min_free_percent'),
-           ('disk_space', 'emergency_free_percent')}
+           ('disk_space', 'emergency_free_percent'), ('health_check', 'min_free_percent'),
+           ('health_check', 'emergency_free_percent')}
 
 NOWHERE = '/nonexistent/runbook-faults'
 PG = {'login_unix_socket': NOWHERE, 'login_port': 5999, 'login_password': MARKER, 'connect_timeout': 2}
@@ -63,6 +64,8 @@ def base_args(module: str, option: str, tmp: Path) -> dict:
                                        docker_host=f'unix://{NOWHERE}/docker.sock'),
         'disk_cleanup': dict(path=str(tmp / 'clean'), allowed_roots=[str(tmp)]),
         'disk_space': dict(paths=[str(tmp)], state_file=str(tmp / 'disk-state.json')),
+        'health_check': dict(PG, paths=[str(tmp)], state_file=str(tmp / 'disk-state.json'),
+                             backup_dir=str(tmp / 'backups'), breaker_state_dir=str(tmp / 'breakers')),
         'pg_sessions': dict(PG),
         'maintenance_window': dict(),
         'pg_vacuum': dict(PG),
