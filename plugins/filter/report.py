@@ -88,6 +88,15 @@ def _results(register) -> list:
     return []
 
 
+def _prune_sets(register) -> list:
+    """backup_prune's results per set: its RV(sets) (one call for every set, each named by the last
+    part of its path or prefix as item.dir), or the items of a loop with one call per set."""
+    if isinstance(register, dict) and isinstance(register.get('sets'), list):
+        return [dict(r, item={'dir': os.path.basename(str(r.get('path') or r.get('s3_prefix') or '').rstrip('/'))})
+                for r in register['sets'] if isinstance(r, dict)]
+    return _results(register)
+
+
 # ---- the backup role's result ------------------------------------------------------------------
 
 def backup_result(registers):
@@ -114,7 +123,7 @@ def backup_result(registers):
              for d in _results(reg.get('dumps')) if 'artefact' in d]
     pruned = []
     for where, register in (('on disk', reg.get('pruned_local')), ('in S3', reg.get('pruned_s3'))):
-        for r in _results(register):
+        for r in _prune_sets(register):
             if 'pruned' not in r:
                 continue
             item = r.get('item')

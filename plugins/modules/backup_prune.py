@@ -47,6 +47,29 @@ options:
     description: Glob the artefact names must match (manifests, C(*.json), are never artefacts).
     type: str
     default: '*'
+  sets:
+    description:
+      - Several directories (or S3 prefixes, with O(s3_bucket)) in one call, each with its own
+        pattern, under the same retention - the way the backup role prunes each database's dumps,
+        the globals dumps and the paths archives with one module run instead of one per directory.
+      - Each set is pruned on its own, exactly as a call with its O(path) (or O(s3_prefix)) and
+        O(pattern) would be; a set that fails does not stop the others, and the task fails at the
+        end naming every error. Results per set are in RV(sets); the top-level results add them up.
+      - Mutually exclusive with O(path), O(s3_prefix), O(pattern) and O(uploaded_keep).
+    type: list
+    elements: dict
+    version_added: 0.3.0
+    suboptions:
+      path:
+        description: Directory of this set (without O(s3_bucket)).
+        type: path
+      s3_prefix:
+        description: Key prefix of this set in O(s3_bucket).
+        type: str
+      pattern:
+        description: Glob the artefact names of this set must match.
+        type: str
+        default: '*'
   daily:
     description: Days whose newest backup is kept.
     type: int
@@ -75,6 +98,12 @@ EXAMPLES = r'''
   runbook.maintenance.backup_prune:
     path: /var/backups/postgresql/app
     pattern: 'app-*.dump'
+
+- name: The same retention for every database's dumps and the globals dumps, in one module run
+  runbook.maintenance.backup_prune:
+    sets:
+      - {path: /var/backups/postgresql/app, pattern: 'app-*'}
+      - {path: /var/backups/postgresql/globals, pattern: 'globals-*'}
 
 - name: What would go from the S3 copies?
   runbook.maintenance.backup_prune:
@@ -107,6 +136,14 @@ bytes_freed:
       still holds frees nothing and counts 0.
   returned: always
   type: int
+sets:
+  description:
+    - With O(sets), one result per set in the order given - its C(path) or C(s3_prefix), C(pattern),
+      C(changed), and its own C(kept), C(pruned), C(blocked), C(bytes_freed), C(errors) and C(ignored).
+  returned: when O(sets) is given
+  type: list
+  elements: dict
+  version_added: 0.3.0
 ignored:
   description:
     - Local entries that are not ours and were left alone, with the reason (owned by another user
@@ -249,11 +286,11 @@ class LocalStore:
 
 
 class S3Store:
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: AnsibleModule, prefix: str | None = None, client=None) -> None:
         p = module.params
-        self.bucket, self.prefix = p['s3_bucket'], p['s3_prefix']
+        self.bucket, self.prefix = p['s3_bucket'], p['s3_prefix'] if prefix is None else prefix
         self.params = p
-        self.client = module_s3_client(module)
+        self.client = client or module_s3_client(module)
 
     def list(self, pattern: str) -> list[dict]:
         objects = {}
@@ -306,12 +343,65 @@ class BackupPrune:
         problems = validate_s3_params(p)
         if problems:
             module.fail_json(msg='Invalid options: ' + '; '.join(problems))
+        self.sets = self.plan_sets(module) if p['sets'] is not None else [{'pattern': p['pattern']}]
+        if p['sets'] is not None:
+            return
         if p['path']:
-            if os.path.lexists(p['path']) and (not os.path.isdir(p['path']) or os.path.islink(p['path'])):
-                module.fail_json(msg=f"path {p['path']} is not a directory")
+            self.check_dir(p['path'])
             self.store = LocalStore(p['path'])
         else:
             self.store = S3Store(module)
+
+    def check_dir(self, path: str) -> None:
+        if os.path.lexists(path) and (not os.path.isdir(path) or os.path.islink(path)):
+            self.module.fail_json(msg=f'path {path} is not a directory')
+
+    def plan_sets(self, module: AnsibleModule) -> list[dict]:
+        """Validate O(sets): each names a directory (or, with s3_bucket, a prefix), never both."""
+        p = module.params
+        given = [key for key in ('path', 'uploaded_keep') if p[key] is not None]
+        given += [key for key, default in (('s3_prefix', ''), ('pattern', '*')) if p[key] != default]
+        if given:
+            module.fail_json(msg=f"sets cannot be combined with {', '.join(given)}: give them per set")
+        if not p['sets']:
+            module.fail_json(msg='sets is empty: give at least one {path, pattern} (or {s3_prefix, pattern})')
+        where = 's3_prefix' if p['s3_bucket'] else 'path'
+        other = 'path' if p['s3_bucket'] else 's3_prefix'
+        problems = []
+        for number, entry in enumerate(p['sets'], 1):
+            if entry.get(other) is not None:
+                problems.append(f'set {number} has path: with s3_bucket, each set names an s3_prefix' if other == 'path'
+                                else f'set {number} has s3_prefix, which needs s3_bucket')
+            elif entry.get(where) is None:
+                problems.append(f'set {number} has no {where}')
+        if problems:
+            module.fail_json(msg='Invalid sets: ' + '; '.join(problems))
+        for entry in p['sets']:
+            if where == 'path':
+                self.check_dir(entry['path'])
+        return [dict(entry) for entry in p['sets']]
+
+    def run_sets(self) -> dict:
+        """Every set pruned on its own; the results per set and added up."""
+        client = module_s3_client(self.module) if self.module.params['s3_bucket'] else None
+        results = []
+        for entry in self.sets:
+            if client is not None:
+                self.store = S3Store(self.module, prefix=entry['s3_prefix'], client=client)
+                label = {'s3_prefix': entry['s3_prefix']}
+            else:
+                self.store = LocalStore(entry['path'])
+                label = {'path': entry['path']}
+            results.append(dict(label, pattern=entry['pattern'], **self.prune(entry['pattern'])))
+        total = {'changed': any(r['changed'] for r in results), 'sets': results,
+                 'bytes_freed': sum(r['bytes_freed'] for r in results),
+                 'blocked': '; '.join(r['blocked'] for r in results if r['blocked']) or None}
+        for key in ('kept', 'pruned', 'errors', 'ignored'):
+            total[key] = [x for r in results for x in r[key]]
+        if total['errors']:
+            self.module.fail_json(msg=f"{len(total['errors'])} artefact(s) could not be deleted: "
+                                      + '; '.join(total['errors']), **total)
+        return total
 
     def plan_uploaded(self, backups: list[Backup], by_id: dict, keep: int) -> Decision:
         """Local copies that may go because a verified, identical copy is in S3."""
@@ -361,14 +451,26 @@ class BackupPrune:
         return None
 
     def run(self) -> dict:
+        if self.module.params['sets'] is not None:
+            return self.run_sets()
+        result = self.prune(self.module.params['pattern'])
+        if result['errors']:
+            self.module.fail_json(msg=f"{len(result['errors'])} artefact(s) could not be deleted: {result['errors'][0]}",
+                                  **result)
+        return result
+
+    def prune(self, pattern: str) -> dict:
+        """The retention applied to self.store's artefacts matching pattern; errors returned, not raised."""
         p = self.module.params
         try:
-            items = self.store.list(p['pattern'])
+            items = self.store.list(pattern)
         except (BotoCoreError, ClientError) as exc:
-            self.module.fail_json(msg='cannot list the backups: ' + describe_s3_error(
-                exc, p, 'cannot list', p['s3_bucket'], p['s3_prefix'] or None))
+            where = self.store.path if isinstance(self.store, LocalStore) else self.store.prefix
+            self.module.fail_json(msg=f'cannot list the backups ({where}): ' + describe_s3_error(
+                exc, p, 'cannot list', p['s3_bucket'], getattr(self.store, 'prefix', None) or None))
         except Exception as exc:  # noqa: BLE001 - OSError, or an S3 problem already described
-            self.module.fail_json(msg=f'cannot list the backups: {exc}')
+            where = self.store.path if isinstance(self.store, LocalStore) else f's3://{self.store.bucket}/{self.store.prefix}'
+            self.module.fail_json(msg=f'cannot list the backups in {where}: {exc}')
         by_id = {item['artefact']: item for item in items}
         backups = [Backup(item['artefact'],
                           parse_time((item['manifest'] or {}).get('created_at')) or item['mtime'],
@@ -394,11 +496,8 @@ class BackupPrune:
         kept = [{'artefact': b.id, 'reasons': decision.keep[b.id], 'verified': b.verified,
                  'created_at': b.created_at.strftime('%Y-%m-%dT%H:%M:%SZ')}
                 for b in sorted(backups, key=lambda b: b.created_at, reverse=True) if b.id in decision.keep]
-        result = {'changed': bool(pruned), 'kept': kept, 'pruned': pruned, 'blocked': decision.blocked,
-                  'bytes_freed': freed, 'errors': errors, 'ignored': getattr(self.store, 'ignored', [])}
-        if errors:
-            self.module.fail_json(msg=f'{len(errors)} artefact(s) could not be deleted: {errors[0]}', **result)
-        return result
+        return {'changed': bool(pruned), 'kept': kept, 'pruned': pruned, 'blocked': decision.blocked,
+                'bytes_freed': freed, 'errors': errors, 'ignored': getattr(self.store, 'ignored', [])}
 
 
 def main() -> None:
@@ -409,13 +508,18 @@ def main() -> None:
             s3_prefix=dict(type='str', default=''),
             **s3_common_argument_spec(),
             pattern=dict(type='str', default='*'),
+            sets=dict(type='list', elements='dict', options=dict(
+                path=dict(type='path'),
+                s3_prefix=dict(type='str'),
+                pattern=dict(type='str', default='*'),
+            )),
             daily=dict(type='int', default=7),
             weekly=dict(type='int', default=4),
             monthly=dict(type='int', default=12),
             uploaded_keep=dict(type='int'),
         ),
-        required_one_of=[('path', 's3_bucket')],
-        mutually_exclusive=[('path', 's3_bucket')],
+        required_one_of=[('path', 's3_bucket', 'sets')],
+        mutually_exclusive=[('path', 's3_bucket'), ('path', 'sets')],
         required_by={'uploaded_keep': 'path'},
         supports_check_mode=True,
     )

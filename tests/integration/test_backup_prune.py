@@ -113,3 +113,67 @@ def test_emergency_mode_deletes_only_local_copies_verified_in_s3(run_module, s3_
     assert reasons[f"app-{NOW - datetime.timedelta(days=3):%Y%m%d}.dump"].startswith('S3 copy not trusted: its sha256')
     assert reasons[f"app-{NOW - datetime.timedelta(days=4):%Y%m%d}.dump"].startswith('S3 copy not trusted: cannot read')
     assert reasons[f"app-{NOW - datetime.timedelta(days=5):%Y%m%d}.dump"] == 'not uploaded and verified'
+
+
+def test_sets_prune_each_directory_as_its_own_call_would_in_one_run(run_module, tmp_path):
+    app, other, blocked = tmp_path / 'app', tmp_path / 'other', tmp_path / 'blocked'
+    make_history(app, 60)
+    make_history(other, 30)
+    before_blocked = make_history(blocked, 20, latest_verified=False)
+    sets = [{'path': str(app), 'pattern': 'app-*.dump'}, {'path': str(other), 'pattern': 'app-*'},
+            {'path': str(blocked)}, {'path': str(tmp_path / 'not-yet')}]
+    check = run_module('backup_prune', {'sets': sets}, check=True)
+    assert len(list(app.iterdir())) == 120 and len(list(other.iterdir())) == 60
+    real = run_module('backup_prune', {'sets': sets})
+    assert real.get('failed') is not True, real
+    assert [s['pruned'] for s in real['sets']] == [s['pruned'] for s in check['sets']]
+    assert [s.get('path') for s in real['sets']] == [s['path'] for s in sets]
+    assert [s['pattern'] for s in real['sets']] == ['app-*.dump', 'app-*', '*', '*']
+    # the same as one call per directory: a fresh history pruned alone gives the same kept set
+    alone = tmp_path / 'alone'
+    make_history(alone, 60)
+    single = run_module('backup_prune', {'path': str(alone), 'pattern': 'app-*.dump'})
+    assert [os.path.basename(k['artefact']) for k in real['sets'][0]['kept']] == \
+        [os.path.basename(k['artefact']) for k in single['kept']]
+    assert real['sets'][0]['changed'] and real['sets'][1]['changed']
+    assert real['sets'][2]['changed'] is False and 'failed verification' in real['sets'][2]['blocked']
+    assert sorted(p.name for p in blocked.iterdir()) == before_blocked
+    assert real['sets'][3]['kept'] == [] and real['sets'][3]['pruned'] == []
+    assert real['pruned'] == real['sets'][0]['pruned'] + real['sets'][1]['pruned']
+    assert real['bytes_freed'] == sum(s['bytes_freed'] for s in real['sets']) == 100 * len(real['pruned'])
+    again = run_module('backup_prune', {'sets': sets})
+    assert again['changed'] is False and again['pruned'] == []
+
+
+def test_sets_in_s3_and_sets_that_cannot_be_refused_clearly(run_module, s3_server, tmp_path):
+    s3 = boto3.client('s3', endpoint_url=s3_server, region_name='us-east-1')
+    s3.create_bucket(Bucket='prune-sets')
+    for prefix in ('pg/app/', 'pg/globals/'):
+        for i in range(30):
+            created = NOW - datetime.timedelta(days=i)
+            key = f"{prefix}x-{created:%Y%m%d}.dump"
+            s3.put_object(Bucket='prune-sets', Key=key, Body=b'y' * 10)
+            s3.put_object(Bucket='prune-sets', Key=f'{key}.json', Body=json.dumps(
+                {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True}).encode())
+    args = {'s3_bucket': 'prune-sets', 'endpoint_url': s3_server, 'region': 'us-east-1',
+            'aws_access_key': 'testing', 'aws_secret_key': 'testing-secret-key',
+            'sets': [{'s3_prefix': 'pg/app/', 'pattern': 'x-*'}, {'s3_prefix': 'pg/globals/', 'pattern': 'x-*'}]}
+    real = run_module('backup_prune', args)
+    assert real.get('failed') is not True, real
+    assert [s['s3_prefix'] for s in real['sets']] == ['pg/app/', 'pg/globals/']
+    for prefix, result in zip(('pg/app/', 'pg/globals/'), real['sets']):
+        left = s3.list_objects_v2(Bucket='prune-sets', Prefix=prefix)['Contents']
+        assert result['pruned'] and len(left) == 2 * len(result['kept'])
+    refusals = [
+        ({'sets': [{'path': str(tmp_path)}], 'pattern': 'x-*'}, 'sets cannot be combined with pattern'),
+        ({'sets': []}, 'sets is empty'),
+        ({'sets': [{'pattern': 'x-*'}]}, 'set 1 has no path'),
+        ({'sets': [{'s3_prefix': 'pg/'}]}, 'set 1 has s3_prefix, which needs s3_bucket'),
+        (dict(args, sets=[{'path': str(tmp_path)}]), 'set 1 has path: with s3_bucket, each set names an s3_prefix'),
+    ]
+    (tmp_path / 'file').write_text('x')
+    refusals.append(({'sets': [{'path': str(tmp_path)}, {'path': str(tmp_path / 'file')}]}, 'not a directory'))
+    for options, message in refusals:
+        refused = run_module('backup_prune', options)
+        assert refused.get('failed') is True and message in refused['msg'], (options, refused)
+        assert 'testing-secret-key' not in json.dumps(refused)

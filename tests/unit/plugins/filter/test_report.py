@@ -133,3 +133,16 @@ def test_checks_metrics_fall_back_to_the_pre_checks_and_skip_an_unknown_backup_a
 def test_filters_refuse_what_is_not_a_dictionary(name):
     with pytest.raises(AnsibleFilterError):
         FilterModule().filters()[name](['not', 'a', 'dict'])
+
+
+def test_backup_result_reads_one_prune_call_per_set_list_like_a_loop():
+    sets = {'changed': True, 'sets': [
+        {'path': '/b/shop', 'pattern': 'shop-*', 'kept': [1, 2], 'pruned': [3], 'bytes_freed': 1024, 'blocked': None},
+        {'path': '/b/globals', 'pattern': 'globals-*', 'kept': [1], 'pruned': [], 'bytes_freed': 0,
+         'blocked': 'the latest backup failed verification'}]}
+    s3 = {'sets': [{'s3_prefix': 'pg/db1/shop/', 'pattern': 'shop-*', 'kept': [1], 'pruned': [2, 3], 'bytes_freed': 10}]}
+    res = backup_result(dict(REGISTERS, pruned_local=sets, pruned_s3=s3))
+    assert [(p['set'], p['where'], p['kept'], p['pruned'], p['bytes_freed']) for p in res['pruned']] == [
+        ('shop', 'on disk', 2, 1, 1024), ('globals', 'on disk', 1, 0, 0), ('shop', 'in S3', 1, 2, 10)]
+    assert res['pruned'][1]['blocked'] == 'the latest backup failed verification'
+    assert res['bytes_pruned'] == 1034
