@@ -13,7 +13,7 @@ version_added: 0.3.0
 short_description: Write a run's report files on the Ansible controller, all or none
 description:
   - Writes text files (a report's JSON and text, a fleet summary) into a directory of the
-    B(controller), in the controller's own process: no module runs on the managed host and no
+    B(controller), in the controller's own process - no module runs on the managed host and no
     Python process is started, whatever the task's host or C(delegate_to).
   - Each file is first written under a fresh random name in the directory (O_EXCL, O_NOFOLLOW),
     synced, then renamed over its final name, so a reader never sees half a file and a symlink
