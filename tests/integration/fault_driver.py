@@ -22,8 +22,11 @@ from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
-MODULES = sorted(path.stem for path in (Path(__file__).resolve().parents[2] / 'plugins' / 'modules').glob('*.py')
-                 if not path.stem.startswith('_'))
+PLUGINS = Path(__file__).resolve().parents[2] / 'plugins'
+# Modules that run on the target; a module file beside an action plugin of the same name only
+# documents it (controller_files: its options are checked by the action, tests/unit/plugins/action).
+MODULES = sorted(path.stem for path in (PLUGINS / 'modules').glob('*.py')
+                 if not path.stem.startswith('_') and not (PLUGINS / 'action' / path.name).exists())
 
 
 class _Captured(Exception):
