@@ -693,6 +693,20 @@ def dr_database_report(result, missing=None, dump_interval='24h'):
 
 # ---- DR: data corruption (point-in-time restore) --------------------------------------------------
 
+def verification_queries(register):
+    """The verification queries of a restore from their registered loop (one psql run per query,
+    item = {sql, name?, expect?, database?}): [{name, output, expect, ok}], ok when no expect is given
+    or the trimmed output equals it."""
+    out = []
+    for r in _results(register):
+        item = r.get('item') if isinstance(r.get('item'), dict) else {}
+        output = str(r.get('stdout') or '').strip()
+        expect = item.get('expect')
+        out.append({'name': item.get('name') or item.get('sql'), 'output': output, 'expect': expect,
+                    'ok': 'expect' not in item or expect is None or output == _s(expect)})
+    return out
+
+
 def pitr_restore_report(result, failure=None, target_type='', target='', scratch_port=''):
     """Sections and metrics of playbooks/dr-data-corruption.yml from pitr_restore_report (the
     restore's result; empty when it did not get that far); failure: the run's failure (None: none)."""
@@ -720,6 +734,18 @@ def pitr_restore_report(result, failure=None, target_type='', target='', scratch
 
 
 # ---- DR: complete recovery ------------------------------------------------------------------------
+
+def recovery_backups_used(artefacts, restored=None):
+    """Every artefact a complete recovery used: the globals and files archives (complete_recovery_artefacts,
+    {kind, artefact, created_at, age_s}) and each database's dump (complete_recovery_restored items with a
+    source), as [{name, artefact, created_at, age_s}]."""
+    out = [{'name': a.get('kind'), 'artefact': a.get('artefact'), 'created_at': a.get('created_at'), 'age_s': a.get('age_s')}
+           for a in artefacts or [] if isinstance(a, dict)]
+    out += [{'name': f"database {r.get('item')}", 'artefact': r['source'], 'created_at': r.get('backup_created_at'),
+             'age_s': r.get('backup_age_s')}
+            for r in restored or [] if isinstance(r, dict) and r.get('source')]
+    return out
+
 
 def complete_recovery_report(result, services=None, failure='', host='', check_mode=False):
     """Sections, metrics and summary of playbooks/dr-complete-recovery.yml from
@@ -777,4 +803,6 @@ class FilterModule:
             'dr_database_report': dr_database_report,
             'pitr_restore_report': pitr_restore_report,
             'complete_recovery_report': complete_recovery_report,
+            'verification_queries': verification_queries,
+            'recovery_backups_used': recovery_backups_used,
         }

@@ -146,3 +146,29 @@ def test_backup_result_reads_one_prune_call_per_set_list_like_a_loop():
         ('shop', 'on disk', 2, 1, 1024), ('globals', 'on disk', 1, 0, 0), ('shop', 'in S3', 1, 2, 10)]
     assert res['pruned'][1]['blocked'] == 'the latest backup failed verification'
     assert res['bytes_pruned'] == 1034
+
+
+def test_verification_queries_are_judged_against_their_expected_output():
+    from ansible_collections.runbook.maintenance.plugins.filter.report import verification_queries
+    register = {'results': [
+        {'item': {'name': 'orders kept', 'sql': 'select count(*) from orders', 'expect': 1000}, 'stdout': ' 1000\n'},
+        {'item': {'sql': 'select max(id) from orders', 'expect': '7'}, 'stdout': '8'},
+        {'item': {'sql': 'select now()'}, 'stdout': '2026-12-06'},
+        {'item': {'sql': 'select 1', 'expect': None}, 'stdout': '1'}]}
+    assert verification_queries(register) == [
+        {'name': 'orders kept', 'output': '1000', 'expect': 1000, 'ok': True},
+        {'name': 'select max(id) from orders', 'output': '8', 'expect': '7', 'ok': False},
+        {'name': 'select now()', 'output': '2026-12-06', 'expect': None, 'ok': True},
+        {'name': 'select 1', 'output': '1', 'expect': None, 'ok': True}]
+    assert verification_queries({}) == [] and verification_queries(None) == []
+
+
+def test_recovery_backups_used_lists_archives_then_the_dumps_restored():
+    from ansible_collections.runbook.maintenance.plugins.filter.report import recovery_backups_used
+    artefacts = [{'kind': 'globals', 'artefact': '/b/globals/g.sql', 'created_at': 'T1', 'age_s': 60.0}]
+    restored = [{'item': 'shop', 'source': 's3://b/shop.dump', 'backup_created_at': 'T0', 'backup_age_s': 120.0},
+                {'item': 'crm', 'source': None}]
+    assert recovery_backups_used(artefacts, restored) == [
+        {'name': 'globals', 'artefact': '/b/globals/g.sql', 'created_at': 'T1', 'age_s': 60.0},
+        {'name': 'database shop', 'artefact': 's3://b/shop.dump', 'created_at': 'T0', 'age_s': 120.0}]
+    assert recovery_backups_used(None) == []
