@@ -16,19 +16,21 @@ import nothing from boto3 and are unit tested directly.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import traceback
 from urllib.parse import urlsplit
 
 BOTO3_IMPORT_ERROR = None
+# boto3 itself is imported when a client is made (_boto3()): importing it costs about half a
+# CPU-second, which every run of a module that may use S3 paid before knowing whether it would.
+# botocore's exceptions are cheap and are what the modules' except clauses name.
 try:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=unused-import  # re-exported to the modules
-    HAS_BOTO3 = True
+    HAS_BOTO3 = importlib.util.find_spec('boto3') is not None
+    if not HAS_BOTO3:
+        BOTO3_IMPORT_ERROR = 'No module named boto3'
 except ImportError:  # pragma: no cover - exercised on hosts without boto3
-    boto3 = None
-    Config = None
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR = traceback.format_exc()
 
@@ -37,6 +39,13 @@ except ImportError:  # pragma: no cover - exercised on hosts without boto3
 
     class ClientError(Exception):  # type: ignore[no-redef]
         """Stand-in so the except clauses stay valid without boto3."""
+
+
+def _boto3():
+    """boto3 and botocore's Config, imported on first use."""
+    import boto3  # pylint: disable=import-outside-toplevel
+    from botocore.config import Config  # pylint: disable=import-outside-toplevel
+    return boto3, Config
 
 DEFAULT_CONNECT_TIMEOUT = 10
 DEFAULT_READ_TIMEOUT = 5
@@ -197,6 +206,10 @@ def s3_client(params: dict):
     problems = validate_s3_params(params)
     if problems:
         raise S3Error('; '.join(problems))
+    try:
+        boto3, Config = _boto3()  # pylint: disable=invalid-name
+    except ImportError as exc:
+        raise S3Error(f'boto3 is required for S3 and cannot be imported: {exc}') from None
     try:
         return boto3.client(
             's3', endpoint_url=params.get('endpoint_url') or None, region_name=params.get('region') or None,

@@ -230,7 +230,6 @@ import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.breaker import (
     ACTIONS,
@@ -304,6 +303,9 @@ class CircuitBreaker:
     def notify(self, result: dict) -> dict:
         """POST the new state; every attempt bounded by url_timeout. The report names the
         endpoint by scheme and host only: its path, query and headers may carry a token."""
+        # Imported here: ansible's urls pulls in cryptography's x509 (about 0.3 CPU-seconds), which
+        # every breaker check would pay for a notification it rarely sends.
+        from ansible.module_utils.urls import open_url  # pylint: disable=import-outside-toplevel
         p = self.module.params
         headers = {'Content-Type': 'application/json', **(p['url_headers'] or {})}
         if p['url_token']:
