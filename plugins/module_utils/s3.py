@@ -47,6 +47,7 @@ def _boto3():
     from botocore.config import Config  # pylint: disable=import-outside-toplevel
     return boto3, Config
 
+
 DEFAULT_CONNECT_TIMEOUT = 10
 DEFAULT_READ_TIMEOUT = 5
 DEFAULT_RETRIES = 3

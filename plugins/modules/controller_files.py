@@ -28,13 +28,15 @@ attributes:
     description: Runs on the controller only.
   check_mode:
     support: full
-    description: In check mode nothing is written and RV(files) names what would be. The report tasks set C(check_mode=false), since the report of a dry run is the point of it.
+    description:
+      - In check mode nothing is written and RV(files) names what would be.
+      - The report tasks set C(check_mode=false), since the report of a dry run is the point of it.
   diff_mode:
     support: none
     description: Nothing to diff.
   idempotent:
     support: none
-    description: Rewrites the files every time; RV(changed) is always false (a run's record on the controller, not a change of the managed host).
+    description: Rewrites the files every time; C(changed) is always false (a run's record on the controller, not a change of the managed host).
   platform:
     support: full
     platforms: posix
