@@ -23,6 +23,16 @@ def make_history(directory, days, verified=True, latest_verified=True):
     return sorted(p.name for p in directory.iterdir())
 
 
+def put_history(s3, bucket, key_prefix, days):
+    """One verified dump a day for `days` days in S3 (<key_prefix>YYYYMMDD.dump and its manifest)."""
+    for i in range(days):
+        created = NOW - datetime.timedelta(days=i)
+        key = f"{key_prefix}{created:%Y%m%d}.dump"
+        s3.put_object(Bucket=bucket, Key=key, Body=b'y' * 10)
+        s3.put_object(Bucket=bucket, Key=f'{key}.json', Body=json.dumps(
+            {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True}).encode())
+
+
 def test_check_mode_lists_what_the_real_run_prunes_and_the_newest_stays(run_module, tmp_path):
     store = tmp_path / 'backups'
     before = make_history(store, 90)
@@ -54,12 +64,7 @@ def test_nothing_is_pruned_while_the_latest_backup_failed_verification(run_modul
 def test_s3_prefix_retention(run_module, s3_server):
     s3 = boto3.client('s3', endpoint_url=s3_server, region_name='us-east-1')
     s3.create_bucket(Bucket='prune-test')
-    for i in range(40):
-        created = NOW - datetime.timedelta(days=i)
-        key = f"pg/app/app-{created:%Y%m%d}.dump"
-        s3.put_object(Bucket='prune-test', Key=key, Body=b'y' * 10)
-        s3.put_object(Bucket='prune-test', Key=f'{key}.json', Body=json.dumps(
-            {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True}).encode())
+    put_history(s3, 'prune-test', 'pg/app/app-', 40)
     s3.put_object(Bucket='prune-test', Key='pg/other/keep-me.dump', Body=b'z')
     args = {'s3_bucket': 'prune-test', 's3_prefix': 'pg/app/', 'endpoint_url': s3_server, 'region': 'us-east-1',
             'aws_access_key': 'testing', 'aws_secret_key': 'testing-secret-key'}
@@ -149,12 +154,7 @@ def test_sets_in_s3_and_sets_that_cannot_be_refused_clearly(run_module, s3_serve
     s3 = boto3.client('s3', endpoint_url=s3_server, region_name='us-east-1')
     s3.create_bucket(Bucket='prune-sets')
     for prefix in ('pg/app/', 'pg/globals/'):
-        for i in range(30):
-            created = NOW - datetime.timedelta(days=i)
-            key = f"{prefix}x-{created:%Y%m%d}.dump"
-            s3.put_object(Bucket='prune-sets', Key=key, Body=b'y' * 10)
-            s3.put_object(Bucket='prune-sets', Key=f'{key}.json', Body=json.dumps(
-                {'created_at': created.strftime('%Y-%m-%dT%H:%M:%SZ'), 'verified': True}).encode())
+        put_history(s3, 'prune-sets', f'{prefix}x-', 30)
     args = {'s3_bucket': 'prune-sets', 'endpoint_url': s3_server, 'region': 'us-east-1',
             'aws_access_key': 'testing', 'aws_secret_key': 'testing-secret-key',
             'sets': [{'s3_prefix': 'pg/app/', 'pattern': 'x-*'}, {'s3_prefix': 'pg/globals/', 'pattern': 'x-*'}]}
