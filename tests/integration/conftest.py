@@ -17,6 +17,15 @@ sys.path.insert(0, str(REPO / 'scripts'))
 from pg_helpers import PASSWORD, ModuleRunner  # noqa: E402  pylint: disable=wrong-import-position
 from pgsandbox import Cluster, free_port  # noqa: E402  pylint: disable=wrong-import-position
 
+# The modules that ansible runs on localhost import ansible.module_utils from their AnsiballZ zip,
+# compiled anew each time: tests/scripts/pyc-cache caches that bytecode (keyed by the source's hash)
+# for every process these tests start. RUNBOOK_PYC_CACHE=0 turns it off.
+if os.environ.get('RUNBOOK_PYC_CACHE', '1') != '0':
+    _PYC = REPO / 'tests' / 'scripts' / 'pyc-cache'
+    os.environ.setdefault('RUNBOOK_PYC_CACHE_DIR', str(REPO / '.build' / 'pyc-cache'))
+    Path(os.environ['RUNBOOK_PYC_CACHE_DIR']).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (str(_PYC), os.environ.get('PYTHONPATH', '')) if p)
+
 
 @pytest.fixture(scope='session')
 def pg():
