@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 
-RESULTS = '/var/tmp/pgbackrest-results'
+# Written on the controller by the side effect (runbook.maintenance.controller_files).
+RESULTS = os.path.join(os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', '.'), 'results')
 
 
-def result(host, name):
-    return json.loads(host.file(f'{RESULTS}/{name}.json').content_string)
+def result(host, name):  # pylint: disable=unused-argument  (the tests pass their host)
+    with open(os.path.join(RESULTS, f'{name}.json'), encoding='utf-8') as handle:
+        return json.load(handle)
 
 
 def psql(host, sql):
