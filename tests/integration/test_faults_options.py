@@ -36,7 +36,8 @@ ZERO_OK = {('disk_cleanup', 'age'), ('disk_cleanup', 'min_size'), ('backup_verif
            ('pg_vacuum', 'min_bloat_bytes'), ('pg_vacuum', 'min_dead_ratio'), ('pg_vacuum', 'min_bloat_ratio'),
            ('pg_vacuum', 'time_budget'), ('backup_verify', 'max_age'), ('backup_verify', 'max_wal_age'),
            ('backup_verify', 'max_size_drop_ratio'), ('pgbackrest_verify', 'max_age'),
-           ('pgbackrest_verify', 'max_wal_age'), ('health_check', 'max_backup_age')}
+           ('pgbackrest_verify', 'max_wal_age'), ('health_check', 'max_backup_age'),
+           ('service_probe', 'unit_wait_s'), ('service_probe', 'health_wait_s')}
 # Points in time rather than durations.
 TIMES = {('pg_vacuum', 'deadline')}
 # Names that look like a duration but are not one (an age in transaction IDs).
@@ -67,6 +68,8 @@ def base_args(module: str, option: str, tmp: Path) -> dict:
         'health_check': dict(PG, paths=[str(tmp)], state_file=str(tmp / 'disk-state.json'),
                              backup_dir=str(tmp / 'backups'), breaker_state_dir=str(tmp / 'breakers')),
         'pg_sessions': dict(PG),
+        'service_probe': dict(name='faults', kind='docker', container='c', docker_host=f'unix://{NOWHERE}/docker.sock',
+                              health_type='command', health_command=['true']),
         'maintenance_window': dict(),
         'pg_vacuum': dict(PG),
         'pgbackrest_expire': dict(stanza='main', pgbackrest_bin='/bin/false'),

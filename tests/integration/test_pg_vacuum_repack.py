@@ -201,6 +201,12 @@ def test_killed_pg_repack_leaves_nothing_after_the_modules_cleanup(pg, db, run_m
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert leftovers(conn), 'the killed pg_repack left nothing: the test did not interrupt it'
+    # Its server session outlives the client for a moment (and holds its lock meanwhile, which
+    # pg_vacuum rightly skips): wait until the server has ended it, as a later window would find it.
+    deadline = time.monotonic() + 30
+    while conn.execute('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()',
+                       (name,)).fetchone()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     result = run_module('pg_vacuum', args(pg, name))
     row = result['tables'][0]

@@ -9,7 +9,7 @@ import os
 RESULTS = os.path.join(os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', '.'), 'results')
 
 
-def result(host, name):  # pylint: disable=unused-argument  (the tests pass their host)
+def result(_host, name):  # the tests pass their testinfra host; the results are on the controller
     with open(os.path.join(RESULTS, f'{name}.json'), encoding='utf-8') as handle:
         return json.load(handle)
 
