@@ -40,13 +40,18 @@ def container():
 
 @pytest.fixture(scope='module')
 def http():
-    """/ok 200; /sick 503 'warming up'; /later 503 until `ready` is set, then 200."""
-    ready = threading.Event()
+    """/ok 200; /sick 503 'warming up'; /later 503 for its first `later['failures']` requests, then 200."""
+    later = {'failures': 0, 'seen': 0}
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the http.server API
             path = self.path.split('?')[0]
-            good = path.startswith('/ok') or (path.startswith('/later') and ready.is_set())
+            with lock:
+                if path.startswith('/later'):
+                    later['seen'] += 1
+                ready = later['seen'] > later['failures']
+            good = path.startswith('/ok') or (path.startswith('/later') and ready)
             body = b'fine' if good else b'warming up'
             self.send_response(200 if good else 503)
             self.send_header('Content-Length', str(len(body)))
@@ -58,7 +63,7 @@ def http():
 
     server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{server.server_address[1]}', ready
+    yield f'http://127.0.0.1:{server.server_address[1]}', later
     server.shutdown()
 
 
@@ -114,13 +119,16 @@ def test_each_health_check_reports_what_the_role_shows(run_module, container, ht
 
 
 def test_waits_for_the_health_check_within_its_time(run_module, container, http):
-    base, ready = http
-    ready.clear()
+    base, later = http
+    later.update(failures=3, seen=0)  # the next three GETs of /later answer 503
     once = probe(run_module, container, health_type='url', health_url=f'{base}/later')
-    assert not once['healthy'] and once['attempts'] == 2  # one state read, one health check
-    threading.Timer(1.0, ready.set).start()
-    waited = probe(run_module, container, health_type='url', health_url=f'{base}/later', health_wait_s=15)
-    assert waited['healthy'] and waited['attempts'] >= 3 and waited['elapsed_s'] < 15, waited
+    assert not once['healthy'] and once['attempts'] == 2 and later['seen'] == 1  # one state read, one check
+    waited = probe(run_module, container, health_type='url', health_url=f'{base}/later', health_wait_s=30)
+    assert waited['healthy'] and waited['attempts'] == 4 and later['seen'] == 4, waited  # 503, 503, 200
+    later.update(failures=10 ** 6, seen=0)
+    started = time.monotonic()
+    gave_up = probe(run_module, container, health_type='url', health_url=f'{base}/later', health_wait_s=1.5)
+    assert not gave_up['healthy'] and later['seen'] >= 2 and time.monotonic() - started >= 1.5, gave_up
 
 
 def test_states_missing_a_new_instance_and_a_stop(run_module, container):
