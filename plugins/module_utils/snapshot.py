@@ -235,11 +235,12 @@ class Snapshot:
                           msg=f'Nothing changed since the snapshot {self.dir}/{LATEST}: it is kept as the rollback point.')
             return result
         saved = os.path.join(self.dir, self.run_id)
-        if latest_name == self.run_id or self.run_id in self.existing():
+        existing = self.existing()
+        if latest_name == self.run_id or self.run_id in existing:
             raise SnapshotError(f'a snapshot named {self.run_id} already exists in {self.dir} and differs from what '
                                 'would be saved: a snapshot is never overwritten; use a new run_id')
         result.update(changed=True, saved=saved,
-                      removed=to_prune(self.existing() + [self.run_id], self.keep, self.run_id))
+                      removed=to_prune(existing + [self.run_id], self.keep, self.run_id))
         if self.check_mode:
             result['msg'] = (f"Would save a rollback snapshot to {saved}: {', '.join(result['files']) or 'no files'} "
                              f"and {result['packages_recorded']} package versions.")

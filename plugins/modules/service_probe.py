@@ -179,7 +179,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.maintenance.plugins.module_utils.postgres import (
     check_connection_options, postgres_common_argument_spec)
-from ansible_collections.runbook.maintenance.plugins.module_utils.serviceprobe import Prober
+from ansible_collections.runbook.maintenance.plugins.module_utils.serviceprobe import HEALTH_TYPES, Prober
 
 # A wait longer than a day is a typo, not a bound.
 MAX_WAIT_S = 86400
@@ -219,7 +219,7 @@ def main() -> None:
         old_instance=dict(type='str', default=''),
         poll_interval_s=dict(type='float', default=2),
         probe_timeout_s=dict(type='float', default=5),
-        health_type=dict(type='str', choices=['url', 'command', 'port', 'postgres'], required=True),
+        health_type=dict(type='str', choices=list(HEALTH_TYPES), required=True),
         health_url=dict(type='str', no_log=True),
         health_status=dict(type='int', default=200),
         health_validate_certs=dict(type='bool', default=True),
