@@ -72,11 +72,13 @@ stage_molecule() {
     start=$(date +%s)
     # Each line of the log starts with the seconds since the scenario started (where time goes).
     if molecule test -s "$1" 2>&1 | while IFS= read -r line; do printf "%5d %s\n" $(( EPOCHSECONDS - start )) "$line"; done >"$LOGS/$1.log" \
-      && [ "${PIPESTATUS[0]}" -eq 0 ]; then echo "ok $(( $(date +%s) - start ))" >"$LOGS/$1.result"
-    else echo "FAILED $(( $(date +%s) - start ))" >"$LOGS/$1.result"; fi' _ {}
+      && [ "${PIPESTATUS[0]}" -eq 0 ]; then result=ok; else result=FAILED; fi
+    # The controller side CPU seconds of the scenario (molecule, ansible and docker CLI; not the containers).
+    cpu=$(times | tail -n 1 | awk '"'"'{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.0f", s }'"'"')
+    echo "$result $(( $(date +%s) - start )) $cpu" >"$LOGS/$1.result"' _ {}
   for scenario in "${scenarios[@]}"; do
-    read -r result secs <"$logs/$scenario.result" || { result=FAILED; secs='?'; }
-    printf 'molecule %-16s %-7s %4ss  (log: .build/molecule-logs/%s.log)\n' "$scenario" "$result" "$secs" "$scenario"
+    read -r result secs cpu <"$logs/$scenario.result" || { result=FAILED; secs='?'; cpu='?'; }
+    printf 'molecule %-16s %-7s %4ss  controller CPU %4ss  (log: .build/molecule-logs/%s.log)\n' "$scenario" "$result" "$secs" "${cpu:-?}" "$scenario"
     if [ "$result" != ok ]; then
       status=1
       echo "---- last 80 lines of $scenario ----"; tail -n 80 "$logs/$scenario.log"
