@@ -74,7 +74,8 @@ stage_molecule() {
     if molecule test -s "$1" 2>&1 | while IFS= read -r line; do printf "%5d %s\n" $(( EPOCHSECONDS - start )) "$line"; done >"$LOGS/$1.log" \
       && [ "${PIPESTATUS[0]}" -eq 0 ]; then result=ok; else result=FAILED; fi
     # The controller side CPU seconds of the scenario (molecule, ansible and docker CLI; not the containers).
-    cpu=$(times | tail -n 1 | awk '"'"'{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.0f", s }'"'"')
+    times >"$LOGS/$1.times"  # not in $(...): a subshell would report its own children, none
+    cpu=$(tail -n 1 "$LOGS/$1.times" | awk '"'"'{ for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } printf "%.0f", s }'"'"')
     echo "$result $(( $(date +%s) - start )) $cpu" >"$LOGS/$1.result"' _ {}
   for scenario in "${scenarios[@]}"; do
     read -r result secs cpu <"$logs/$scenario.result" || { result=FAILED; secs='?'; cpu='?'; }
@@ -108,28 +109,37 @@ run_stage() {  # run_stage NAME: one stage, timed; its summary line goes to $LOG
   [ "$result" = ok ]
 }
 
-# sanity, integration and lint need little but the CPU, molecule often waits on containers: with
-# molecule in the same run they go beside it, one after the other, their output printed when
-# molecule ends (RUNBOOK_SERIAL_STAGES=1 runs everything in turn).
+# units, sanity and lint need neither the Docker engine nor PostgreSQL: in a full run they go
+# beside deps (mostly downloads, unpacking and waiting for the engine: the CPUs are idle) and then
+# beside molecule (which often waits on containers), one after the other; integration follows them
+# once deps is done (it needs PostgreSQL, promtool, Java and the image). Their output is printed
+# when the foreground stages end (RUNBOOK_SERIAL_STAGES=1 runs everything in turn).
 LOGDIR=$REPO/.build/stages
 rm -rf "$LOGDIR" && mkdir -p "$LOGDIR"
 declare -a BESIDE=()
 if [ -z "${RUNBOOK_SERIAL_STAGES:-}" ] && [[ " ${STAGES[*]} " == *" molecule "* ]]; then
-  for stage in sanity integration lint; do [[ " ${STAGES[*]} " == *" $stage "* ]] && BESIDE+=("$stage"); done
+  for stage in units sanity lint integration; do [[ " ${STAGES[*]} " == *" $stage "* ]] && BESIDE+=("$stage"); done
+fi
+beside=
+if [ ${#BESIDE[@]} -gt 0 ]; then
+  echo "==================== ${BESIDE[*]} (beside deps and molecule; output follows them) ===================="
+  ( for b in "${BESIDE[@]}"; do
+      if [ "$b" = integration ] && [[ " ${STAGES[*]} " == *" deps "* ]]; then
+        # Bounded by the foreground: deps always leaves its summary, even when it fails.
+        while [ ! -e "$LOGDIR/deps.summary" ] && kill -0 "$$" 2>/dev/null; do sleep 1; done
+      fi
+      run_stage "$b" || true
+    done ) >"$LOGDIR/beside.log" 2>&1 &
+  beside=$!
 fi
 for stage in "${STAGES[@]}"; do
   [[ " ${BESIDE[*]} " == *" $stage "* ]] && continue
-  if [ "$stage" = molecule ] && [ ${#BESIDE[@]} -gt 0 ]; then
-    echo "==================== ${BESIDE[*]} (beside molecule; output follows it) ===================="
-    ( for b in "${BESIDE[@]}"; do run_stage "$b" || true; done ) >"$LOGDIR/beside.log" 2>&1 &
-    beside=$!
-    run_stage molecule || FAILED=1
-    wait "$beside"
-    cat "$LOGDIR/beside.log"
-  else
-    run_stage "$stage" || FAILED=1
-  fi
+  run_stage "$stage" || FAILED=1
 done
+if [ -n "$beside" ]; then
+  wait "$beside"
+  cat "$LOGDIR/beside.log"
+fi
 for stage in "${STAGES[@]}"; do
   if [ -r "$LOGDIR/$stage.summary" ]; then
     SUMMARY+=("$(cat "$LOGDIR/$stage.summary")")
@@ -141,7 +151,7 @@ done
 echo "==================== summary ===================="
 printf '%s\n' "${SUMMARY[@]}"
 printf '%-12s %-7s %5ss  %s\n' total "$( [ "$FAILED" = 0 ] && echo ok || echo FAILED )" "$(( $(date +%s) - BEGIN ))" \
-  "wall time of make test after the venv (stages beside molecule overlap it)"
+  "wall time of make test after the venv (the stages beside deps and molecule overlap them)"
 echo "CPU busy: $(( ($(cpu_busy_ticks) - BUSY0) / $(getconf CLK_TCK) )) s of $(( ($(date +%s) - BEGIN) * $(nproc) )) s ($(nproc) cores; the whole machine, other work included)"
 # What failed, once more at the very end (a CI page often shows only the tail of the output).
 if [ "$FAILED" != 0 ]; then
