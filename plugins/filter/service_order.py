@@ -100,7 +100,10 @@ def normalize_health(name, health):
                 f'service {name}: health url must be http(s) on 127.0.0.1, localhost or ::1 '
                 f'(it is probed on the host running the service), got {url!r}')
         result['url'] = url
-        result['status'] = int(health.get('status', 200))
+        status = health.get('status', 200)
+        if isinstance(status, bool) or not str(status).isdigit() or not 100 <= int(status) <= 599:
+            raise ServiceSpecError(f'service {name}: health status must be an HTTP status code (100-599), got {status!r}')
+        result['status'] = int(status)
     elif kind == 'command':
         command = health['command']
         if isinstance(command, str):

@@ -94,7 +94,7 @@ options:
     description: O(health_type=url) - the URL (http or https); C(user:password@) in it is sent as Basic authentication.
     type: str
   health_status:
-    description: O(health_type=url) - the status that means healthy.
+    description: O(health_type=url) - the status that means healthy (an HTTP status code, 100 to 599).
     type: int
     default: 200
   health_validate_certs:
@@ -200,6 +200,8 @@ def option_errors(params: dict) -> list[str]:
         errors.append(f"health_type={params['health_type']} needs {needs}")
     if params['health_type'] == 'url' and not str(params['health_url'] or '').startswith(('http://', 'https://')):
         errors.append('health_url must be an http:// or https:// URL')
+    if params['health_type'] == 'url' and not 100 <= params['health_status'] <= 599:
+        errors.append(f"health_status must be an HTTP status code (100-599), got {params['health_status']}")
     if params['health_type'] == 'port' and params['health_port'] and not 1 <= params['health_port'] <= 65535:
         errors.append(f"health_port must be a TCP port (1-65535), got {params['health_port']}")
     return errors

@@ -154,6 +154,8 @@ def test_states_missing_a_new_instance_and_a_stop(run_module, container):
     ({'health_type': 'url'}, 'health_type=url needs health_url'),
     ({'health_type': 'url', 'health_url': 'ftp://127.0.0.1/x'}, 'health_url must be an http'),
     ({'health_type': 'port', 'health_port': 70000}, 'health_port must be a TCP port'),
+    ({'health_type': 'url', 'health_url': 'http://127.0.0.1:9/', 'health_status': 0}, 'health_status must be an HTTP'),
+    ({'health_type': 'url', 'health_url': 'http://127.0.0.1:9/', 'health_status': 2000}, 'health_status must be an HTTP'),
     ({'unit_wait_s': -1}, 'unit_wait_s must be between 0'),
     ({'poll_interval_s': 0}, 'poll_interval_s must be above 0'),
     ({'kind': 'systemd'}, 'unit'),
